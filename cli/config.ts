@@ -1,0 +1,58 @@
+// The one module that reads the environment. Every variable is documented in the README with its
+// default; everything else receives plain options.
+import path from 'node:path';
+
+export class ConfigError extends Error {}
+
+function int(name: string, fallback: number, min = 0): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) {
+    throw new ConfigError(`${name} must be an integer >= ${min}, got "${raw}"`);
+  }
+  return value;
+}
+
+function str(name: string): string | undefined {
+  const raw = process.env[name];
+  return raw === undefined || raw === '' ? undefined : raw;
+}
+
+export interface Config {
+  dataDir: string;
+  port: number;
+  partitions: number;
+  kafkaBrokers?: string[];
+  schemaRegistryUrl?: string;
+  redisUrl?: string;
+  clickhouseUrl?: string;
+  apiToken?: string;
+  maxBodyBytes: number;
+  celebrityFollowers: number;
+  feedLength: number;
+  trendingHalfLifeMinutes: number;
+  simulate: boolean;
+  logRetentionMs: number;
+  logRetentionBytes: number;
+}
+
+export function loadConfig(): Config {
+  return {
+    dataDir: path.resolve(str('DARKROOM_DATA_DIR') ?? './data'),
+    port: int('PORT', 8080),
+    partitions: int('DARKROOM_PARTITIONS', 8, 1),
+    kafkaBrokers: str('KAFKA_BROKERS')?.split(',').map((b) => b.trim()).filter(Boolean),
+    schemaRegistryUrl: str('SCHEMA_REGISTRY_URL'),
+    redisUrl: str('REDIS_URL'),
+    clickhouseUrl: str('CLICKHOUSE_URL'),
+    apiToken: str('DARKROOM_API_TOKEN'),
+    maxBodyBytes: int('DARKROOM_MAX_BODY_BYTES', 32 * 1024 * 1024, 1024),
+    celebrityFollowers: int('DARKROOM_CELEBRITY_FOLLOWERS', 100_000, 1),
+    feedLength: int('DARKROOM_FEED_LENGTH', 800, 1),
+    trendingHalfLifeMinutes: int('DARKROOM_TRENDING_HALF_LIFE_MINUTES', 60, 1),
+    simulate: str('DARKROOM_SIMULATE') !== '0',
+    logRetentionMs: int('DARKROOM_LOG_RETENTION_MS', -1, -1),
+    logRetentionBytes: int('DARKROOM_LOG_RETENTION_BYTES', -1, -1),
+  };
+}

@@ -1,0 +1,96 @@
+// One interface, two backends: the embedded on-disk log and Apache Kafka. Processors, ingest and
+// tools only ever see these types, so the same code runs on one laptop and on a cluster.
+
+export interface TopicSpec {
+  name: string;
+  partitions: number;
+  /** Human description of the key, for the catalog and the README. */
+  key: string;
+  /** Records older than this are dropped; -1 keeps them forever. */
+  retentionMs: number;
+  /** Per-partition size cap in bytes; -1 for none. */
+  retentionBytes: number;
+  /** Compacted topics keep the latest record per key. */
+  compacted: boolean;
+  internal?: boolean;
+}
+
+export interface ProduceRecord {
+  key: string | null;
+  value: Buffer;
+  /** ms since epoch; defaults to the produce time. */
+  timestamp?: number;
+  /** Explicit partition; otherwise murmur2(key) like Kafka's default partitioner. */
+  partition?: number;
+}
+
+export interface TopicRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  key: string | null;
+  value: Buffer;
+  timestamp: number;
+}
+
+export interface RecordBatch {
+  topic: string;
+  partition: number;
+  records: TopicRecord[];
+  /** Offset of the next record to be written in this partition when the batch was read. */
+  highWatermark: number;
+}
+
+export interface TopicPartition { topic: string; partition: number }
+export interface TopicPartitionOffset extends TopicPartition {
+  /** The next offset to read (Kafka's convention for committed offsets). */
+  offset: number;
+}
+
+export interface PartitionLag extends TopicPartitionOffset {
+  highWatermark: number;
+  lag: number;
+}
+
+export interface ConsumerOptions {
+  groupId: string;
+  topics: string[];
+  /** Where a partition with no committed offset starts. Default: 'earliest'. */
+  reset?: 'earliest' | 'latest';
+  /** Largest number of records handed over in one batch. */
+  maxBatchRecords?: number;
+}
+
+export interface RunOptions {
+  /** Called with records in partition order; the next batch of a partition waits for it (backpressure). */
+  eachBatch(batch: RecordBatch): Promise<void>;
+  /**
+   * Called when partitions are assigned, before any of their records is delivered. The returned
+   * offsets override the committed ones: a processor resumes from what its sink holds.
+   */
+  onAssigned?(partitions: TopicPartition[]): Promise<TopicPartitionOffset[] | void>;
+  onRevoked?(partitions: TopicPartition[]): Promise<void>;
+}
+
+export interface Consumer {
+  run(options: RunOptions): Promise<void>;
+  commit(offsets: TopicPartitionOffset[]): Promise<void>;
+  /** Restart every assigned partition of the topic (all subscribed topics if omitted) from offset 0. */
+  seekToBeginning(topic?: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface TopicBackend {
+  readonly kind: 'embedded' | 'kafka';
+  ensureTopics(specs: TopicSpec[]): Promise<void>;
+  /** Resolves once every record is durable (fsynced log / acks=all); returns the assigned offsets. */
+  produce(topic: string, records: ProduceRecord[]): Promise<TopicPartitionOffset[]>;
+  consumer(options: ConsumerOptions): Consumer;
+  committed(groupId: string, topics: string[]): Promise<TopicPartitionOffset[]>;
+  lag(groupId: string, topics: string[]): Promise<PartitionLag[]>;
+  /** Next offset to be written per partition. */
+  endOffsets(topic: string): Promise<TopicPartitionOffset[]>;
+  /** First offset still retained per partition (greater than 0 once retention dropped records). */
+  startOffsets(topic: string): Promise<TopicPartitionOffset[]>;
+  close(): Promise<void>;
+}
