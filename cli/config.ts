@@ -33,6 +33,8 @@ export interface Config {
   feedLength: number;
   trendingHalfLifeMinutes: number;
   simulate: boolean;
+  simulateRate: number;
+  simulateUsers: number;
   logRetentionMs: number;
   logRetentionBytes: number;
 }
@@ -52,7 +54,14 @@ export function loadConfig(): Config {
     feedLength: int('DARKROOM_FEED_LENGTH', 800, 1),
     trendingHalfLifeMinutes: int('DARKROOM_TRENDING_HALF_LIFE_MINUTES', 60, 1),
     simulate: str('DARKROOM_SIMULATE') !== '0',
+    simulateRate: int('DARKROOM_SIMULATE_RATE', 200, 1),
+    simulateUsers: int('DARKROOM_SIMULATE_USERS', 10_000, 2),
     logRetentionMs: int('DARKROOM_LOG_RETENTION_MS', -1, -1),
     logRetentionBytes: int('DARKROOM_LOG_RETENTION_BYTES', -1, -1),
   };
+}
+
+/** DARKROOM_DEBUG=1 prints stacks of unexpected errors. */
+export function debugEnabled(): boolean {
+  return process.env.DARKROOM_DEBUG === '1';
 }

@@ -59,6 +59,11 @@ export interface ConsumerOptions {
   reset?: 'earliest' | 'latest';
   /** Largest number of records handed over in one batch. */
   maxBatchRecords?: number;
+  /**
+   * Own only these partition numbers of every subscribed topic (worker threads split partitions this
+   * way); all partitions when omitted. Kafka backends may instead leave assignment to the group protocol.
+   */
+  partitions?: number[];
 }
 
 export interface RunOptions {
@@ -83,9 +88,13 @@ export interface Consumer {
 export interface TopicBackend {
   readonly kind: 'embedded' | 'kafka';
   ensureTopics(specs: TopicSpec[]): Promise<void>;
-  /** Resolves once every record is durable (fsynced log / acks=all); returns the assigned offsets. */
+  /**
+   * Resolves once every record is durable (fsynced log / acks=all); returns the assigned offsets,
+   * one per record in the order given.
+   */
   produce(topic: string, records: ProduceRecord[]): Promise<TopicPartitionOffset[]>;
   consumer(options: ConsumerOptions): Consumer;
+  /** Every partition of the topics; offset -1 where the group never committed (Kafka's convention). */
   committed(groupId: string, topics: string[]): Promise<TopicPartitionOffset[]>;
   lag(groupId: string, topics: string[]): Promise<PartitionLag[]>;
   /** Next offset to be written per partition. */

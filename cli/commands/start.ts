@@ -1,0 +1,135 @@
+import type { Server } from 'node:http';
+import { loadConfig } from '../config.ts';
+import { UserError, exitWithError } from '../errors.ts';
+import { openBackbone, openViewStore, openAnalyticsStore, redactUrl } from '../platform.ts';
+import { buildTopology } from '../../processors/topology.ts';
+import { createRecordCodec } from '../../processors/record-codec.ts';
+import { startProcessor, type RunningProcessor, type Sink } from '../../processors/runtime.ts';
+import { viewSink, type ViewStore } from '../../sinks/view-store.ts';
+import { createMetrics } from '../../serving/metrics.ts';
+import { createApp } from '../../serving/app.ts';
+import { ingestRouter } from '../../serving/ingest.ts';
+import { statusRouter, type ProcessorStatusSource } from '../../serving/status.ts';
+import { validateEvents } from '../../schemas/validate.ts';
+import { routeOf } from '../../schemas/events.ts';
+import { createSimulation } from '../../simulator/index.ts';
+import { pump } from '../../simulator/pump.ts';
+
+export interface Roles { ingest: boolean; process: boolean; serve: boolean }
+
+const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+
+function listen(server: Server, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      reject(error.code === 'EADDRINUSE' ? new UserError(`port ${port} is already in use; set PORT to a free port`) : error);
+    });
+    server.once('listening', () => resolve());
+  });
+}
+
+export async function start(roles: Roles): Promise<void> {
+  const config = loadConfig();
+  const topology = buildTopology(config);
+  const backbone = await openBackbone(config, topology.internalTopics);
+  const { backend } = backbone;
+  const metrics = createMetrics();
+  const views: ViewStore = await openViewStore(config);
+  const analytics = roles.process ? await openAnalyticsStore(config) : undefined;
+  const closers: Array<() => Promise<void>> = [];
+
+  const running: RunningProcessor[] = [];
+  const statusSources: ProcessorStatusSource[] = [];
+  const generation = await views.currentGeneration();
+  if (roles.process) {
+    const codec = await createRecordCodec({
+      serde: backbone.serde, registry: backbone.registry, internalTopics: topology.internalTopics.map((t) => t.name),
+    });
+    log(`processors: starting ${topology.nodes.length} on ${backend.kind === 'kafka' ? 'Kafka' : 'the embedded log'}, views in ${views.kind}, generation ${generation}`);
+    for (const node of topology.nodes) {
+      const name = node.processor.name;
+      const sink: Sink = node.sink === 'views' ? viewSink(views, generation, name) : analytics!.sink(name);
+      const proc = await startProcessor({ processor: node.processor, stateful: node.stateful, sink }, {
+        backend, codec, groupPrefix: 'darkroom', observer: metrics.observer, log,
+      });
+      running.push(proc);
+      statusSources.push({
+        name,
+        inputs: node.processor.inputs,
+        offsets: async () => [...proc.progress().offsets].map(([key, offset]) => {
+          const cut = key.lastIndexOf(':');
+          return { topic: key.slice(0, cut), partition: Number(key.slice(cut + 1)), offset };
+        }),
+        details: () => {
+          const p = proc.progress();
+          return { restoring: p.restoring, restore_ms: p.restoreMs ?? null, events: p.eventsProcessed, dead_letters: p.deadLetters, last_error: p.lastError ?? null };
+        },
+      });
+    }
+  } else {
+    for (const node of topology.nodes.filter((n) => n.sink === 'views')) {
+      statusSources.push({ name: node.processor.name, inputs: node.processor.inputs, offsets: () => views.offsets(generation, node.processor.name) });
+    }
+  }
+
+  let server: Server | undefined;
+  if (roles.serve || roles.ingest) {
+    const app = createApp({
+      metrics,
+      apiToken: config.apiToken,
+      log,
+      ready: () => running.every((p) => !p.progress().restoring),
+      routes: [
+        ingestRouter({
+          producer: backbone.producer, validate: validateEvents, maxBodyBytes: config.maxBodyBytes,
+          onAccepted: (events) => { for (const e of events) metrics.eventsIngested.inc({ topic: routeOf(e).topic }); },
+        }),
+        statusRouter(backend, () => statusSources, () => ({
+          engines: {
+            topics: backend.kind === 'kafka' ? 'kafka' : 'embedded',
+            views: views.kind,
+            analytics: analytics?.kind ?? null,
+            schema_registry: config.schemaRegistryUrl ? redactUrl(config.schemaRegistryUrl) : 'file',
+          },
+        })),
+      ],
+    });
+    server = app.listen(config.port, '0.0.0.0');
+    await listen(server, config.port);
+    log(`serving on http://localhost:${config.port} (POST /v1/events, GET /v1/status, /metrics)`);
+  }
+
+  const abort = new AbortController();
+  if (config.simulate && roles.ingest && roles.process) {
+    const simulation = createSimulation({ users: config.simulateUsers, seed: 1, startTs: Date.now(), rate: config.simulateRate });
+    log(`simulator: ${config.simulateUsers} users at ${config.simulateRate} events/s (DARKROOM_SIMULATE=0 turns it off)`);
+    void pump({
+      simulation, send: (events) => backbone.producer.send(events), batch: 100, bootstrap: true,
+      rate: config.simulateRate, signal: abort.signal,
+    }).catch((error) => log(`simulator stopped: ${(error as Error).message}`));
+  }
+
+  let stopping = false;
+  const shutdown = async () => {
+    if (stopping) return;
+    stopping = true;
+    log('stopping...');
+    abort.abort();
+    const force = setTimeout(() => process.exit(1), 15_000);
+    try {
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      server?.closeAllConnections();
+      for (const p of running) await p.stop();
+      for (const close of closers) await close();
+      await analytics?.close();
+      await views.close();
+      await backbone.close();
+      clearTimeout(force);
+      process.exit(0);
+    } catch (error) {
+      exitWithError(error);
+    }
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}

@@ -1,0 +1,54 @@
+import { loadConfig } from '../config.ts';
+import { UserError } from '../errors.ts';
+import { openBackbone } from '../platform.ts';
+import { TOPICS } from '../../schemas/events.ts';
+import type { TopicRecord } from '../../topics/types.ts';
+
+export async function tail(topic: string, options: { fromBeginning?: boolean; limit?: number }): Promise<void> {
+  const backbone = await openBackbone(loadConfig());
+  const { backend, serde } = backbone;
+  const known = await backend.endOffsets(topic).catch(() => undefined);
+  if (!known?.length) {
+    await backbone.close();
+    throw new UserError(`unknown topic "${topic}" (see \`darkroom topics\`)`);
+  }
+  const decode = (record: TopicRecord) =>
+    record.topic === TOPICS.deadLetters
+      ? serde.decodeDeadLetter(record.value).then((l) => ({ ...l, raw: l.raw.toString('base64') }))
+      : serde.decode(record.value);
+
+  // A group of its own: tail never moves the offsets of a processor.
+  const consumer = backend.consumer({
+    groupId: `darkroom-tail-${process.pid}-${Date.now()}`,
+    topics: [topic],
+    reset: options.fromBeginning ? 'earliest' : 'latest',
+  });
+  let printed = 0;
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  await consumer.run({
+    async eachBatch(batch) {
+      for (const record of batch.records) {
+        let value: unknown;
+        try {
+          value = await decode(record);
+        } catch (error) {
+          value = { undecodable: (error as Error).message, raw: record.value.toString('base64') };
+        }
+        // Partitions are read concurrently: count only after the await so --limit is exact.
+        if (options.limit !== undefined && printed >= options.limit) return;
+        process.stdout.write(`${JSON.stringify({
+          topic: record.topic, partition: record.partition, offset: record.offset, key: record.key,
+          timestamp: record.timestamp, value,
+        })}\n`);
+        if (options.limit !== undefined && ++printed >= options.limit) finish();
+      }
+    },
+  });
+  const stop = () => finish();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  await finished;
+  await consumer.stop();
+  await backbone.close();
+}

@@ -1,0 +1,107 @@
+// The composition root: picks each engine from the config (embedded default or the real service)
+// and wires them together. Nothing else in darkroom decides which engine it talks to.
+import type { Client } from '@confluentinc/schemaregistry';
+import type { Config } from './config.ts';
+import { UserError } from './errors.ts';
+import { topicCatalog } from '../topics/catalog.ts';
+import { createTopicBackend } from '../topics/index.ts';
+import type { TopicBackend, TopicSpec } from '../topics/types.ts';
+import { createEventProducer, type EventProducer } from '../topics/event-producer.ts';
+import { createRegistryClient } from '../schemas/registry/index.ts';
+import { createSerde, type Serde } from '../schemas/serde.ts';
+import type { ViewStore } from '../sinks/view-store.ts';
+import type { AnalyticsStore } from '../sinks/analytics/analytics-store.ts';
+import type { Sink } from '../processors/runtime.ts';
+
+export interface Backbone {
+  config: Config;
+  backend: TopicBackend;
+  registry: Client;
+  serde: Serde;
+  producer: EventProducer;
+  close(): Promise<void>;
+}
+
+/** Credentials never reach a log line or an error message. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.username || parsed.password) {
+      parsed.username = parsed.username ? '***' : '';
+      parsed.password = parsed.password ? '***' : '';
+    }
+    return parsed.toString().replace(/\/$/, '');
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, '//***@');
+  }
+}
+
+async function withTimeout<T>(what: string, ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new UserError(`${what}: no answer within ${ms / 1000}s`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Topics, registry and the event producer: what ingest, the simulator and `tail` need. */
+export async function openBackbone(config: Config, extraTopics: TopicSpec[] = []): Promise<Backbone> {
+  const where = config.kafkaBrokers ? `Kafka at ${config.kafkaBrokers.join(',')}` : `the embedded log in ${config.dataDir}`;
+  const backend = await withTimeout(`cannot reach ${where}`, 30_000, (async () => {
+    const backend = await createTopicBackend({ kafkaBrokers: config.kafkaBrokers, dataDir: config.dataDir });
+    await backend.ensureTopics([...topicCatalog(config.partitions), ...extraTopics]);
+    return backend;
+  })()).catch((error: Error) => {
+    throw new UserError(error instanceof UserError ? error.message : `cannot use ${where}: ${error.message}`);
+  });
+
+  const registry = createRegistryClient({ url: config.schemaRegistryUrl, dataDir: config.dataDir });
+  const serde = createSerde(registry);
+  const registryName = config.schemaRegistryUrl ? `the schema registry at ${redactUrl(config.schemaRegistryUrl)}` : 'the file-backed schema registry';
+  await withTimeout(`cannot reach ${registryName}`, 30_000, serde.warm()).catch(async (error: Error) => {
+    await backend.close().catch(() => {});
+    throw new UserError(error instanceof UserError ? error.message : `cannot use ${registryName}: ${error.message}`);
+  });
+
+  return {
+    config,
+    backend,
+    registry,
+    serde,
+    producer: createEventProducer(backend, serde),
+    async close() {
+      await backend.close();
+      await (registry as { close?: () => Promise<void> | void }).close?.();
+    },
+  };
+}
+
+/** Redis when REDIS_URL is set, the embedded store under the data dir otherwise. */
+export async function openViewStore(config: Config): Promise<ViewStore> {
+  if (config.redisUrl) {
+    const { createRedisViewStore } = await import('../sinks/redis/redis-view-store.ts');
+    return withTimeout(`cannot reach Redis at ${redactUrl(config.redisUrl)}`, 15_000, createRedisViewStore({ url: config.redisUrl }))
+      .catch((error: Error) => { throw new UserError(error.message); });
+  }
+  const { createEmbeddedViewStore } = await import('../sinks/embedded/embedded-view-store.ts');
+  return createEmbeddedViewStore({ dataDir: config.dataDir });
+}
+
+export interface OpenAnalytics extends AnalyticsStore {
+  sink(processor: string): Sink;
+}
+
+/** A ClickHouse server when CLICKHOUSE_URL is set, chDB in-process otherwise. */
+export async function openAnalyticsStore(config: Config): Promise<OpenAnalytics> {
+  const { createAnalyticsStore, analyticsSink } = await import('../sinks/analytics/analytics-store.ts');
+  const where = config.clickhouseUrl ? `ClickHouse at ${redactUrl(config.clickhouseUrl)}` : 'chDB';
+  const store = await withTimeout(`cannot reach ${where}`, 30_000, createAnalyticsStore({ url: config.clickhouseUrl, dataDir: config.dataDir }))
+    .catch((error: Error) => { throw new UserError(error instanceof UserError ? error.message : `cannot use ${where}: ${error.message}`); });
+  return Object.assign(store, { sink: (processor: string) => analyticsSink(store, processor) });
+}

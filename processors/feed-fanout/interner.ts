@@ -1,0 +1,31 @@
+// User ids are strings on the wire but small integers in state: a follower set of int32 is a fraction
+// of the size of a Set<string>, and the string itself is stored once per partition.
+
+export class UserInterner {
+  private readonly idOf = new Map<string, number>();
+  private readonly names: string[] = [];
+
+  /** The integer of `user`, assigning the next one on first sight. */
+  intern(user: string): number {
+    let id = this.idOf.get(user);
+    if (id === undefined) {
+      id = this.names.length;
+      this.idOf.set(user, id);
+      this.names.push(user);
+    }
+    return id;
+  }
+
+  /** The integer of `user`, or undefined when this partition has never seen it. */
+  lookup(user: string): number | undefined {
+    return this.idOf.get(user);
+  }
+
+  name(id: number): string {
+    return this.names[id];
+  }
+
+  get size(): number {
+    return this.names.length;
+  }
+}

@@ -1,0 +1,94 @@
+// How the runtime reads and writes records: events through the serde (Confluent-framed Avro),
+// internal repartition records through their own Avro schema, dead letters through the serde too.
+import { readFileSync } from 'node:fs';
+import avro from 'avsc';
+import type { Client } from '@confluentinc/schemaregistry';
+import { deadLetterFor } from '../schemas/dead-letter.ts';
+import { DecodeError, SchemaNotLoadedError } from '../schemas/errors.ts';
+import { HEADER_BYTES, MAGIC_BYTE, readSchemaId, type Serde } from '../schemas/serde.ts';
+import { TOPICS } from '../schemas/events.ts';
+import type { TopicRecord } from '../topics/types.ts';
+import type { Source } from './processor.ts';
+import { DecodeFailure, type RecordCodec } from './runtime.ts';
+
+const INTERNAL_SCHEMA = readFileSync(new URL('../schemas/avro/internal_record.avsc', import.meta.url), 'utf8');
+const internalType = avro.Type.forSchema(JSON.parse(INTERNAL_SCHEMA));
+
+interface InternalRecord { source_topic: string; source_partition: number; source_offset: number; payload: string }
+
+/** Values read from internal topics carry their origin under this symbol-free key. */
+export const ORIGIN = '__origin';
+
+export async function createRecordCodec(options: {
+  serde: Serde;
+  registry: Client;
+  internalTopics: string[];
+  now?: () => number;
+}): Promise<RecordCodec> {
+  const { serde, registry } = options;
+  const now = options.now ?? Date.now;
+  const internal = new Set(options.internalTopics);
+  // One subject per internal topic (TopicNameStrategy): each holds one record type.
+  const ids = new Map<string, number>();
+  for (const topic of internal) {
+    ids.set(topic, await registry.register(`${topic}-value`, { schemaType: 'AVRO', schema: INTERNAL_SCHEMA }, false));
+  }
+  const knownIds = new Set(ids.values());
+
+  function decodeInternal(value: Buffer): Record<string, unknown> {
+    const id = readSchemaId(value);
+    if (!knownIds.has(id)) throw new DecodeFailure(`unknown-schema-id: ${id} is not the internal record schema`);
+    let record: InternalRecord;
+    try {
+      record = internalType.fromBuffer(value.subarray(HEADER_BYTES)) as InternalRecord;
+      const payload = JSON.parse(record.payload) as Record<string, unknown>;
+      payload[ORIGIN] = { topic: record.source_topic, partition: record.source_partition, offset: record.source_offset };
+      return payload;
+    } catch (error) {
+      throw new DecodeFailure(`invalid-body: ${(error as Error).message}`);
+    }
+  }
+
+  const asFailure = (error: unknown): never => {
+    if (error instanceof DecodeError) throw new DecodeFailure(`${error.reason}: ${error.message}`);
+    if (error instanceof DecodeFailure) throw error;
+    throw error;
+  };
+
+  return {
+    deadLetterTopic: TOPICS.deadLetters,
+    isInternal: (topic) => internal.has(topic),
+    decode(record: TopicRecord) {
+      try {
+        if (internal.has(record.topic)) return decodeInternal(record.value);
+        return serde.decodeSync(record.value);
+      } catch (error) {
+        if (error instanceof SchemaNotLoadedError) return serde.decode(record.value).catch(asFailure);
+        return asFailure(error);
+      }
+    },
+    sourceOf(decoded) {
+      return (decoded as Record<string, unknown> | null)?.[ORIGIN] as Source | undefined;
+    },
+    encodeInternal(topic, value, source) {
+      const id = ids.get(topic);
+      if (id === undefined) throw new Error(`${topic} is not a declared internal topic`);
+      const body = internalType.toBuffer({
+        source_topic: source.topic, source_partition: source.partition, source_offset: source.offset,
+        payload: JSON.stringify(value),
+      });
+      const out = Buffer.allocUnsafe(HEADER_BYTES + body.length);
+      out[0] = MAGIC_BYTE;
+      out.writeInt32BE(id, 1);
+      body.copy(out, HEADER_BYTES);
+      return out;
+    },
+    async encodeDeadLetter(record, reason) {
+      const cut = reason.indexOf(': ');
+      const letter = deadLetterFor(record, new DecodeError('invalid-body', reason), now());
+      letter.reason = cut > 0 ? reason.slice(0, cut) : reason;
+      letter.detail = cut > 0 ? reason.slice(cut + 2) : null;
+      return (await serde.encodeDeadLetter(letter)).value;
+    },
+  };
+}

@@ -1,0 +1,57 @@
+// What darkroom computes: every processor, the topics it reads and the sink it writes. The runtime
+// (runtime.ts) runs this list; the rules live in each processor's own folder.
+import type { TopicSpec } from '../topics/types.ts';
+import type { Processor } from './processor.ts';
+import { createFeedFanout } from './feed-fanout/index.ts';
+import { FEED_FANOUT_REPARTITION_TOPIC } from './feed-fanout/relay.ts';
+import { createTrending } from './trending-hashtags/index.ts';
+import { createEngagement } from './engagement-counters/index.ts';
+import { createSeenState } from './seen-state/index.ts';
+import { createAnalytics } from './analytics/index.ts';
+
+export interface TopologyOptions {
+  partitions: number;
+  celebrityFollowers: number;
+  feedLength: number;
+  trendingHalfLifeMinutes: number;
+}
+
+export interface TopologyNode {
+  processor: Processor<unknown, unknown>;
+  /** Replays its inputs on start to rebuild local state (see runtime.ts). */
+  stateful: boolean;
+  sink: 'views' | 'analytics';
+}
+
+export interface Topology {
+  nodes: TopologyNode[];
+  internalTopics: TopicSpec[];
+}
+
+const internalTopic = (name: string, key: string, partitions: number): TopicSpec => ({
+  // Internal topics are replayed to rebuild the next stage's state: they keep what the sources keep.
+  name, key, partitions, retentionMs: -1, retentionBytes: -1, compacted: false, internal: true,
+});
+
+export function buildTopology(options: TopologyOptions): Topology {
+  const trending = createTrending({ halfLifeMinutes: options.trendingHalfLifeMinutes });
+  const engagement = createEngagement();
+  const node = (processor: Processor<any, any>, stateful: boolean, sink: 'views' | 'analytics' = 'views'): TopologyNode =>
+    ({ processor, stateful, sink });
+  return {
+    nodes: [
+      node(createFeedFanout({ celebrityFollowers: options.celebrityFollowers, feedLength: options.feedLength }), true),
+      node(trending.extract, true),
+      node(trending.score, true),
+      node(engagement.deletions, false),
+      node(engagement.counters, true),
+      node(createSeenState(), true),
+      node(createAnalytics(), false, 'analytics'),
+    ],
+    internalTopics: [
+      internalTopic(FEED_FANOUT_REPARTITION_TOPIC, 'user on the other side of a block', options.partitions),
+      ...trending.internalTopics(options.partitions),
+      ...engagement.internalTopics(options.partitions),
+    ],
+  };
+}

@@ -1,0 +1,38 @@
+import express, { type Express, type Router } from 'express';
+import { requireToken } from './auth.ts';
+import { errorHandler, HttpError } from './errors.ts';
+import type { Metrics } from './metrics.ts';
+
+export interface AppOptions {
+  metrics: Metrics;
+  apiToken?: string;
+  /** Routers mounted under the token check: ingest, read API, status. */
+  routes: Router[];
+  /** Routers without auth: the dashboard page. */
+  publicRoutes?: Router[];
+  ready: () => boolean;
+  log: (line: string) => void;
+}
+
+export function createApp(options: AppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(options.metrics.httpTimer);
+  app.get('/healthz', (_req, res) => {
+    const ready = options.ready();
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'starting' });
+  });
+  app.get('/metrics', async (_req, res, next) => {
+    try {
+      res.setHeader('Content-Type', options.metrics.registry.contentType);
+      res.send(await options.metrics.registry.metrics());
+    } catch (error) { next(error); }
+  });
+  app.use('/v1', requireToken(options.apiToken));
+  for (const router of options.routes) app.use(router);
+  for (const router of options.publicRoutes ?? []) app.use(router);
+  app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
+  app.use(errorHandler(options.log));
+  return app;
+}

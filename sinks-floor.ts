@@ -1,0 +1,10 @@
+import { Redis } from 'ioredis';
+const r = new Redis('redis://127.0.0.1:16379');
+const time = async (label: string, f: () => Promise<unknown>) => { const ts = []; for (let i = 0; i < 8; i++) { const t = performance.now(); await f(); ts.push(performance.now() - t); } ts.sort((a,b)=>a-b); console.log(label, 'median', ts[4].toFixed(1), 'min', ts[0].toFixed(1)); };
+r.defineCommand('noop', { lua: 'return #ARGV' });
+r.defineCommand('noopjson', { lua: 'local a = cjson.decode(ARGV[1]) return #a' });
+const args: string[] = []; for (let i = 0; i < 25000; i++) args.push('drbench:bench:feed:u' + i);
+await time('evalsha noop 25000 args', async () => (r as any).noop(0, ...args));
+await time('evalsha cjson 25000', async () => (r as any).noopjson(0, JSON.stringify(args)));
+await time('ping', async () => r.ping());
+await r.quit();

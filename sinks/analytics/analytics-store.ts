@@ -1,0 +1,208 @@
+// The analytics store: rows of the `events` table (schema.ts) into ClickHouse, through
+// @clickhouse/client either to a server (CLICKHOUSE_URL) or to chDB in-process (default; data under
+// <dataDir>/analytics). Same SQL, same client code.
+//
+// Exactly once: every row carries (topic, partition, offset) of the record it came from, and the
+// resume point of a processor is derived from the rows themselves (max offset + 1 per topic-partition,
+// read from the `resume_point` projection that each data part stores atomically with its rows). A
+// batch re-sent after a crash is filtered against that point, so nothing is inserted twice; and since
+// the point comes from the data, there is no moment where rows and offsets disagree.
+//
+// A batch is one INSERT. ClickHouse writes one part per day partition, so a batch whose rows cross
+// midnight is cut into INSERTs at each change of day, in the batch's order: rows of each
+// topic-partition arrive in offset order, so whatever a crash leaves behind is a prefix and the
+// resume point stays exact.
+import fs from 'node:fs';
+import path from 'node:path';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { Effect } from '../../processors/effects.ts';
+import type { Sink } from '../../processors/runtime.ts';
+import type { TopicPartitionOffset } from '../../topics/types.ts';
+import { SinkError, SinkUnavailableError, redactUrl } from '../errors.ts';
+import { EVENTS_DDL, EVENTS_TABLE, ROLLUPS, rollupViewDdl, type EventRow } from './schema.ts';
+
+export type RowEffect = Extract<Effect, { kind: 'row' }>;
+
+export interface AnalyticsBatch {
+  processor: string;
+  rows: RowEffect[];
+}
+
+export interface AnalyticsStore {
+  readonly kind: 'chdb' | 'clickhouse';
+  /** Inserts the rows not yet stored (by source offset); returns how many went in and how many were already there. */
+  applyBatch(batch: AnalyticsBatch): Promise<{ inserted: number; skipped: number }>;
+  /** Resume point of a processor: max stored offset + 1 per topic-partition. */
+  offsets(processor: string): Promise<TopicPartitionOffset[]>;
+  /** Runs one read-only query (readonly=1) and returns its rows as JSON objects, for `darkroom sql`. */
+  query(sql: string, params?: Record<string, unknown>): Promise<Array<Record<string, unknown>>>;
+  /** Recomputes every rollup from `events` (after a crash between a part and its views' parts). */
+  rebuildRollups(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface AnalyticsStoreOptions {
+  /** A ClickHouse server (http://user:pass@host:8123/db); chDB in-process when omitted. */
+  url?: string;
+  /** chDB keeps its data under <dataDir>/analytics. */
+  dataDir: string;
+}
+
+const tpKey = (topic: string, partition: number) => `${topic}:${partition}`;
+
+/** ClickHouse reads a decimal string of seconds into DateTime64(3) without guessing the unit. */
+const clickhouseTime = (ms: number) => (ms / 1000).toFixed(3);
+
+function checkRow(effect: RowEffect, processor: string): EventRow {
+  if (effect.table !== EVENTS_TABLE) {
+    throw new SinkError(`unknown analytics table "${effect.table}" in batch of ${processor} (known: ${EVENTS_TABLE})`);
+  }
+  const row = effect.row as unknown as EventRow;
+  if (typeof row.topic !== 'string' || !Number.isInteger(row.partition) || !Number.isInteger(row.offset) || row.offset < 0) {
+    throw new SinkError(`analytics row of ${processor} lacks its source (topic, partition, offset): ${JSON.stringify(effect.row).slice(0, 200)}`);
+  }
+  if (typeof row.ts !== 'number' || !Number.isFinite(row.ts)) {
+    throw new SinkError(`analytics row of ${processor} at ${row.topic}:${row.partition}@${row.offset} has no numeric ts`);
+  }
+  return row;
+}
+
+async function connect(options: AnalyticsStoreOptions): Promise<{ writer: ClickHouseClient; reader: ClickHouseClient; kind: 'chdb' | 'clickhouse' }> {
+  if (options.url) {
+    const where = redactUrl(options.url);
+    const writer = createClient({ url: options.url, request_timeout: 60_000 });
+    const ping = await writer.ping();
+    if (!ping.success) {
+      await writer.close();
+      const reason = String((ping as { error?: Error }).error?.message ?? 'no answer').split(options.url).join(where);
+      throw new SinkUnavailableError(`cannot reach ClickHouse at ${where} (${reason.replace(/\s+/g, ' ')})`);
+    }
+    // The server applies readonly=1 per query (see query()); one client serves both roles.
+    return { writer, reader: writer, kind: 'clickhouse' };
+  }
+  const dir = path.join(options.dataDir, 'analytics');
+  fs.mkdirSync(dir, { recursive: true });
+  const { createChdbConnection } = await import('chdb/connection');
+  // chDB applies settings to its session: the reader is a second session on the same data, made
+  // read-only once (a session cannot leave readonly=1), the writer stays writable.
+  const writer = createClient({ connection: createChdbConnection({ path: dir }) } as Parameters<typeof createClient>[0]);
+  const reader = createClient({ connection: createChdbConnection({ path: dir }) } as Parameters<typeof createClient>[0]);
+  await reader.command({ query: 'SET readonly = 1' });
+  return { writer, reader, kind: 'chdb' };
+}
+
+export async function createAnalyticsStore(options: AnalyticsStoreOptions): Promise<AnalyticsStore> {
+  const { writer, reader, kind } = await connect(options);
+  await writer.command({ query: EVENTS_DDL });
+  for (const rollup of ROLLUPS) {
+    await writer.command({ query: rollup.ddl });
+    await writer.command({ query: rollupViewDdl(rollup) });
+  }
+
+  /** Per processor: next offset per topic-partition, loaded from the data once, then kept in step. */
+  const resume = new Map<string, Map<string, number>>();
+
+  async function readResume(processor: string): Promise<Map<string, number>> {
+    const rows = await (await writer.query({
+      query: `SELECT topic, partition, max(offset) + 1 AS next FROM ${EVENTS_TABLE} WHERE processor = {processor:String} GROUP BY topic, partition`,
+      query_params: { processor },
+      format: 'JSONEachRow',
+    })).json<{ topic: string; partition: number; next: number | string }>();
+    return new Map(rows.map((r) => [tpKey(r.topic, Number(r.partition)), Number(r.next)]));
+  }
+
+  async function resumeOf(processor: string): Promise<Map<string, number>> {
+    let held = resume.get(processor);
+    if (!held) resume.set(processor, (held = await readResume(processor)));
+    return held;
+  }
+
+  async function insert(values: Array<Record<string, unknown>>): Promise<void> {
+    await writer.insert({ table: EVENTS_TABLE, values, format: 'JSONEachRow' });
+  }
+
+  const store: AnalyticsStore = {
+    kind,
+
+    async applyBatch({ processor, rows }) {
+      const checked = rows.map((r) => checkRow(r, processor));
+      const held = await resumeOf(processor);
+      const fresh = checked.filter((r) => r.offset >= (held.get(tpKey(r.topic, r.partition)) ?? 0));
+      // Cut at each change of day (one part per INSERT), keeping the batch's order.
+      let chunk: Array<Record<string, unknown>> = [];
+      let day = '';
+      const flush = async () => {
+        if (!chunk.length) return;
+        await insert(chunk);
+        for (const r of chunk) {
+          const key = tpKey(r.topic as string, r.partition as number);
+          held.set(key, Math.max(held.get(key) ?? 0, (r.offset as number) + 1));
+        }
+        chunk = [];
+      };
+      try {
+        for (const r of fresh) {
+          const rowDay = new Date(r.ts).toISOString().slice(0, 10);
+          if (rowDay !== day) { await flush(); day = rowDay; }
+          chunk.push({ ...r, ts: clickhouseTime(r.ts), processor });
+        }
+        await flush();
+      } catch (error) {
+        // What went in is unknown only if the INSERT itself failed half-way: re-read from the data.
+        resume.delete(processor);
+        throw new SinkError(`analytics insert of ${processor} failed: ${(error as Error).message.split('\n')[0]}`);
+      }
+      return { inserted: fresh.length, skipped: checked.length - fresh.length };
+    },
+
+    async offsets(processor) {
+      const held = await readResume(processor);
+      resume.set(processor, held);
+      return [...held].map(([key, offset]) => {
+        const cut = key.lastIndexOf(':');
+        return { topic: key.slice(0, cut), partition: Number(key.slice(cut + 1)), offset };
+      }).sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+    },
+
+    async query(sql, params) {
+      const text = sql.trim().replace(/;+\s*$/, '');
+      if (!text) throw new SinkError('empty query');
+      try {
+        const result = await reader.query({
+          query: text,
+          format: 'JSONEachRow',
+          query_params: params,
+          clickhouse_settings: kind === 'clickhouse' ? { readonly: '1' } : undefined,
+        });
+        return await result.json<Record<string, unknown>>();
+      } catch (error) {
+        const message = (error as Error).message.split('\n')[0].replace(/^default: /, '');
+        throw new SinkError(/readonly/i.test(message) ? `query refused: only reads are allowed (${message.trim()})` : `query failed: ${message.trim()}`);
+      }
+    },
+
+    async rebuildRollups() {
+      for (const rollup of ROLLUPS) {
+        await writer.command({ query: `TRUNCATE TABLE ${rollup.table}` });
+        await writer.command({ query: `INSERT INTO ${rollup.table} ${rollup.select}` });
+      }
+    },
+
+    async close() {
+      if (reader !== writer) await reader.close();
+      await writer.close();
+    },
+  };
+  return store;
+}
+
+/** Adapts the analytics store to the runtime's Sink: keeps `row` effects, resumes from the rows. */
+export function analyticsSink(store: AnalyticsStore, processor: string): Sink {
+  return {
+    name: `${store.kind}-analytics:${processor}`,
+    offsets: () => store.offsets(processor),
+    apply: async (effects) => {
+      await store.applyBatch({ processor, rows: effects.filter((e): e is RowEffect => e.kind === 'row') });
+    },
+  };
+}

@@ -1,0 +1,242 @@
+// The Redis view store (REDIS_URL). Key layout, all under one namespace (default "dr"):
+//
+//   dr:current-generation             string   generation serving reads (absent → "g1")
+//   dr:generations                    set      generations that ever received a batch
+//   dr:<gen>:<logical key>            zset     zadd/zrem/zremTagged/zreplace (feeds, top-K)   no TTL
+//   dr:<gen>:<logical key>            zset     sadd/srem sets, scored by expiry (+inf = none)
+//                                              PEXPIREAT at the latest expiry; expired members
+//                                              trimmed (ZREMRANGEBYSCORE) on every write and
+//                                              filtered by score on read — never a scan
+//   dr:<gen>:<logical key>            hash     hset/hincr (post stats, profiles)              no TTL
+//   dr:<gen>:offsets:<processor>      hash     "topic:partition" → next offset to read        no TTL
+//
+// A batch is one EVALSHA of apply-batch.lua (checks, then writes every effect and the offsets hash),
+// so it is atomic and costs one round trip however many effects it carries. Reads of many keys go in
+// one pipeline. Redis Cluster would need all keys of a generation in one slot (a {gen} hash tag);
+// not done yet.
+import { Redis } from 'ioredis';
+import type { TopicPartitionOffset } from '../../topics/types.ts';
+import { SinkError, SinkUnavailableError, redactUrl } from '../errors.ts';
+import {
+  INITIAL_GENERATION, checkGeneration, checkKey, checkProcessor, offsetField, parseOffsetFields, validateBatch,
+  type ScoreRange, type ScoredMember, type ViewBatch, type ViewStore,
+} from '../view-store.ts';
+import { APPLY_BATCH_LUA } from './apply-batch.lua.ts';
+
+export interface RedisViewStoreOptions {
+  url: string;
+  /** Prefix of every key; tests use their own so they never touch real views. Default "dr". */
+  namespace?: string;
+  connectTimeoutMs?: number;
+}
+
+type ScriptedRedis = Redis & { drApplyBatch(...args: Array<string | number>): Promise<number> };
+
+/** Redis writes infinities as "inf"; JSON-minded code needs real numbers. */
+function toScore(text: string): number {
+  if (text === 'inf' || text === '+inf') return Infinity;
+  if (text === '-inf') return -Infinity;
+  return Number(text);
+}
+
+function scoreArg(score: number): string {
+  if (score === Infinity) return '+inf';
+  if (score === -Infinity) return '-inf';
+  return String(score);
+}
+
+function pairs(flat: string[]): ScoredMember[] {
+  const out: ScoredMember[] = [];
+  for (let i = 0; i < flat.length; i += 2) out.push({ member: flat[i], score: toScore(flat[i + 1]) });
+  return out;
+}
+
+export async function createRedisViewStore(options: RedisViewStoreOptions): Promise<ViewStore> {
+  const ns = options.namespace ?? 'dr';
+  if (!/^[A-Za-z0-9_-]+$/.test(ns)) throw new SinkError(`invalid Redis key namespace "${ns}"`);
+  const where = redactUrl(options.url);
+  let connectedOnce = false;
+  const redis = new Redis(options.url, {
+    lazyConnect: true,
+    connectTimeout: options.connectTimeoutMs ?? 3000,
+    maxRetriesPerRequest: 3,
+    // Fail fast on the first connect (a wrong URL should say so at once), then ride out restarts.
+    retryStrategy: (times) => (connectedOnce ? Math.min(times * 200, 2000) : null),
+  }) as ScriptedRedis;
+  let lastError: Error | undefined;
+  redis.on('error', (error: Error) => { lastError = error; });
+  try {
+    await redis.connect();
+    connectedOnce = true;
+  } catch (error) {
+    redis.disconnect();
+    const reason = (lastError ?? (error as Error))?.message?.replace(options.url, where) ?? 'unknown error';
+    throw new SinkUnavailableError(`cannot reach Redis at ${where} (${reason.replace(/\s+/g, ' ')})`);
+  }
+  redis.defineCommand('drApplyBatch', { lua: APPLY_BATCH_LUA });
+
+  const viewKey = (gen: string, key: string) => `${ns}:${gen}:${key}`;
+  const offsetsKey = (gen: string, processor: string) => `${ns}:${gen}:offsets:${processor}`;
+  const currentKey = `${ns}:current-generation`;
+  const generationsKey = `${ns}:generations`;
+
+  const rangeArgs = (range: ScoreRange): [string, string] => [
+    range.max === undefined ? '+inf' : `${range.exclusiveMax ? '(' : ''}${scoreArg(range.max)}`,
+    range.min === undefined ? '-inf' : scoreArg(range.min),
+  ];
+
+  async function pipelined<T>(build: (p: ReturnType<Redis['pipeline']>) => void, map: (reply: unknown) => T): Promise<T[]> {
+    const pipeline = redis.pipeline();
+    build(pipeline);
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([error, reply]) => {
+      if (error) throw new SinkError(`Redis read failed: ${error.message}`);
+      return map(reply);
+    });
+  }
+
+  const store: ViewStore = {
+    kind: 'redis',
+
+    async applyBatch(batch: ViewBatch): Promise<void> {
+      const effects = validateBatch(batch);
+      const { generation } = batch;
+      const keys: string[] = [offsetsKey(generation, batch.processor), generationsKey];
+      const keyIndex = new Map<string, number>();
+      const indexOf = (logical: string): number => {
+        let index = keyIndex.get(logical);
+        if (index === undefined) {
+          keys.push(viewKey(generation, logical));
+          keyIndex.set(logical, (index = keys.length)); // Lua KEYS are 1-based
+        }
+        return index;
+      };
+      const args: Array<string | number> = [Date.now(), generation, batch.offsets.length];
+      for (const o of batch.offsets) args.push(offsetField(o), o.offset);
+      for (const e of effects) {
+        const k = indexOf(e.key);
+        switch (e.kind) {
+          case 'zadd': args.push('za', k, e.member, scoreArg(e.score), e.cap ?? 0); break;
+          case 'zrem': args.push('zr', k, e.member); break;
+          case 'zremTagged': args.push('zt', k, e.tag); break;
+          case 'zreplace':
+            args.push('zp', k, e.entries.length);
+            for (const entry of e.entries) args.push(entry.member, scoreArg(entry.score));
+            break;
+          case 'sadd': args.push('sa', k, e.member, scoreArg(e.expiresAt ?? Infinity)); break;
+          case 'srem': args.push('sr', k, e.member); break;
+          case 'hset': {
+            const fields = Object.entries(e.fields);
+            args.push('hs', k, fields.length);
+            for (const [field, value] of fields) args.push(field, String(value));
+            break;
+          }
+          case 'hincr': args.push('hi', k, e.field, String(e.by)); break;
+          case 'del': args.push('dl', k); break;
+        }
+      }
+      try {
+        await redis.drApplyBatch(keys.length, ...keys, ...args);
+      } catch (error) {
+        throw new SinkError(`Redis rejected the batch of ${batch.processor} (nothing applied): ${(error as Error).message}`);
+      }
+    },
+
+    async offsets(generation, processor): Promise<TopicPartitionOffset[]> {
+      checkGeneration(generation);
+      checkProcessor(processor);
+      return parseOffsetFields(await redis.hgetall(offsetsKey(generation, processor)));
+    },
+
+    async currentGeneration() {
+      return (await redis.get(currentKey)) ?? INITIAL_GENERATION;
+    },
+
+    async setCurrentGeneration(generation) {
+      checkGeneration(generation);
+      await redis.set(currentKey, generation);
+    },
+
+    async generations() {
+      return (await redis.smembers(generationsKey)).sort();
+    },
+
+    async dropGeneration(generation) {
+      checkGeneration(generation);
+      if (generation === (await store.currentGeneration())) {
+        throw new SinkError(`cannot drop generation ${generation}: it serves reads (switch first)`);
+      }
+      // Admin path, not hot: SCAN the generation's prefix and UNLINK in chunks.
+      let cursor = '0';
+      do {
+        const [next, found] = await redis.scan(cursor, 'MATCH', `${ns}:${generation}:*`, 'COUNT', 1000);
+        if (found.length) await redis.unlink(...found);
+        cursor = next;
+      } while (cursor !== '0');
+      await redis.srem(generationsKey, generation);
+    },
+
+    async zrangeByScoreDesc(generation, key, range) {
+      return (await store.zrangeByScoreDescMany(generation, [key], range))[0];
+    },
+
+    async zrangeByScoreDescMany(generation, keys, range) {
+      checkGeneration(generation);
+      keys.forEach(checkKey);
+      const [max, min] = rangeArgs(range);
+      return pipelined(
+        (p) => keys.forEach((k) => p.zrange(viewKey(generation, k), max, min, 'BYSCORE', 'REV', 'LIMIT', 0, range.limit, 'WITHSCORES')),
+        (reply) => pairs(reply as string[]),
+      );
+    },
+
+    async zscoreMany(generation, key, members) {
+      checkGeneration(generation);
+      checkKey(key);
+      if (members.length === 0) return [];
+      const scores = await redis.zmscore(viewKey(generation, key), ...members);
+      return scores.map((s) => (s === null ? null : toScore(s)));
+    },
+
+    async zcard(generation, key) {
+      checkGeneration(generation);
+      checkKey(key);
+      return redis.zcard(viewKey(generation, key));
+    },
+
+    async hgetallMany(generation, keys) {
+      checkGeneration(generation);
+      keys.forEach(checkKey);
+      return pipelined(
+        (p) => keys.forEach((k) => p.hgetall(viewKey(generation, k))),
+        (reply) => {
+          const hash = reply as Record<string, string>;
+          return Object.keys(hash).length ? hash : null;
+        },
+      );
+    },
+
+    async smembers(generation, key, now) {
+      return (await store.smembersMany(generation, [key], now))[0];
+    },
+
+    async smembersMany(generation, keys, now) {
+      checkGeneration(generation);
+      keys.forEach(checkKey);
+      return pipelined(
+        (p) => keys.forEach((k) => p.zrange(viewKey(generation, k), `(${now}`, '+inf', 'BYSCORE')),
+        (reply) => reply as string[],
+      );
+    },
+
+    async sismemberMany(generation, key, members, now) {
+      const scores = await store.zscoreMany(generation, key, members);
+      return scores.map((s) => s !== null && s > now);
+    },
+
+    async close() {
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+  return store;
+}

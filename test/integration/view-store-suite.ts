@@ -1,0 +1,268 @@
+// The contract every view store passes (embedded on lmdb, Redis). Each test gets a fresh, isolated
+// store from `make`. The crash test runs a writer in a child process and kills it with SIGKILL.
+import { spawn } from 'node:child_process';
+import { afterEach, expect, it } from 'vitest';
+import type { Effect } from '../../processors/effects.ts';
+import { taggedMember } from '../../processors/effects.ts';
+import { INITIAL_GENERATION, type ViewStore } from '../../sinks/view-store.ts';
+
+export interface SuiteOptions {
+  /**
+   * For the crash test: an ES module body that defines `const store = await ...` for the same
+   * underlying data as the store `make` returned last (absolute imports).
+   */
+  childStoreSource?: () => string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function runViewStoreSuite(name: string, make: () => Promise<ViewStore>, options: SuiteOptions = {}): void {
+  const open: ViewStore[] = [];
+  const fresh = async () => {
+    const store = await make();
+    open.push(store);
+    return store;
+  };
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((s) => s.close()));
+  });
+  const G = INITIAL_GENERATION;
+  const apply = (store: ViewStore, effects: Effect[], offsets: Array<{ topic: string; partition: number; offset: number }> = [], generation = G, processor = 'test') =>
+    store.applyBatch({ generation, processor, effects, offsets });
+
+  it(`${name}: zadd orders by score (ties by member) and pages from the top`, async () => {
+    const store = await fresh();
+    await apply(store, [
+      { kind: 'zadd', key: 'feed:u1', member: 'p1', score: 10 },
+      { kind: 'zadd', key: 'feed:u1', member: 'p3', score: 30 },
+      { kind: 'zadd', key: 'feed:u1', member: 'b', score: 20 },
+      { kind: 'zadd', key: 'feed:u1', member: 'a', score: 20 },
+      { kind: 'zadd', key: 'feed:u1', member: 'p1', score: 15 }, // re-add moves it
+    ]);
+    expect(await store.zrangeByScoreDesc(G, 'feed:u1', { limit: 10 })).toEqual([
+      { member: 'p3', score: 30 }, { member: 'b', score: 20 }, { member: 'a', score: 20 }, { member: 'p1', score: 15 },
+    ]);
+    expect((await store.zrangeByScoreDesc(G, 'feed:u1', { limit: 2 })).map((e) => e.member)).toEqual(['p3', 'b']);
+    expect((await store.zrangeByScoreDesc(G, 'feed:u1', { max: 20, limit: 10 })).map((e) => e.member)).toEqual(['b', 'a', 'p1']);
+    expect((await store.zrangeByScoreDesc(G, 'feed:u1', { max: 20, exclusiveMax: true, limit: 10 })).map((e) => e.member)).toEqual(['p1']);
+    expect((await store.zrangeByScoreDesc(G, 'feed:u1', { min: 20, limit: 10 })).map((e) => e.member)).toEqual(['p3', 'b', 'a']);
+    expect(await store.zrangeByScoreDesc(G, 'feed:nobody', { limit: 10 })).toEqual([]);
+    expect(await store.zcard(G, 'feed:u1')).toBe(4);
+  });
+
+  it(`${name}: zadd with cap keeps the cap highest scores`, async () => {
+    const store = await fresh();
+    const effects: Effect[] = [];
+    for (let i = 0; i < 50; i++) effects.push({ kind: 'zadd', key: 'feed:capped', member: `p${i}`, score: (i * 37) % 50, cap: 5 });
+    await apply(store, effects);
+    expect((await store.zrangeByScoreDesc(G, 'feed:capped', { limit: 100 })).map((e) => e.score)).toEqual([49, 48, 47, 46, 45]);
+    // a lower score than all kept ones enters and leaves at once
+    await apply(store, [{ kind: 'zadd', key: 'feed:capped', member: 'old', score: 1, cap: 5 }]);
+    expect(await store.zscoreMany(G, 'feed:capped', ['old'])).toEqual([null]);
+    expect(await store.zcard(G, 'feed:capped')).toBe(5);
+  });
+
+  it(`${name}: zrem and zremTagged (tag after the last '|')`, async () => {
+    const store = await fresh();
+    await apply(store, [
+      { kind: 'zadd', key: 'feed:u2', member: taggedMember('p1', 'alice'), score: 1 },
+      { kind: 'zadd', key: 'feed:u2', member: taggedMember('p2', 'bob'), score: 2 },
+      { kind: 'zadd', key: 'feed:u2', member: taggedMember('p3', 'alice'), score: 3 },
+      { kind: 'zadd', key: 'feed:u2', member: 'x|alice|bob', score: 4 },
+      { kind: 'zadd', key: 'feed:u2', member: 'p5|alicex', score: 5 },
+      { kind: 'zrem', key: 'feed:u2', member: taggedMember('p2', 'bob') },
+      { kind: 'zremTagged', key: 'feed:u2', tag: 'alice' },
+      { kind: 'zremTagged', key: 'feed:empty', tag: 'alice' },
+    ]);
+    expect((await store.zrangeByScoreDesc(G, 'feed:u2', { limit: 10 })).map((e) => e.member)).toEqual(['p5|alicex', 'x|alice|bob']);
+  });
+
+  it(`${name}: zreplace swaps a whole set`, async () => {
+    const store = await fresh();
+    await apply(store, [
+      { kind: 'zadd', key: 'trending:1h', member: 'old', score: 99 },
+      { kind: 'zreplace', key: 'trending:1h', entries: [{ member: 'cats', score: 5 }, { member: 'dogs', score: 7.5 }] },
+    ]);
+    expect(await store.zrangeByScoreDesc(G, 'trending:1h', { limit: 10 })).toEqual([
+      { member: 'dogs', score: 7.5 }, { member: 'cats', score: 5 },
+    ]);
+    await apply(store, [{ kind: 'zreplace', key: 'trending:1h', entries: [] }]);
+    expect(await store.zcard(G, 'trending:1h')).toBe(0);
+  });
+
+  it(`${name}: sadd with expiry disappears at expiresAt; srem; no expiry stays`, async () => {
+    const store = await fresh();
+    const now = Date.now();
+    await apply(store, [
+      { kind: 'sadd', key: 'tray:u1', member: 'forever' },
+      { kind: 'sadd', key: 'tray:u1', member: 'soon', expiresAt: now + 300 },
+      { kind: 'sadd', key: 'tray:u1', member: 'later', expiresAt: now + 60_000 },
+      { kind: 'sadd', key: 'tray:u1', member: 'gone', expiresAt: now - 1 },
+      { kind: 'sadd', key: 'tray:u1', member: 'dropme' },
+      { kind: 'srem', key: 'tray:u1', member: 'dropme' },
+      { kind: 'sadd', key: 'tray:short', member: 'a', expiresAt: now + 300 },
+    ]);
+    expect((await store.smembers(G, 'tray:u1', now)).sort()).toEqual(['forever', 'later', 'soon']);
+    expect((await store.smembers(G, 'tray:u1', now + 1000)).sort()).toEqual(['forever', 'later']);
+    expect(await store.sismemberMany(G, 'tray:u1', ['soon', 'later', 'gone', 'nope'], now)).toEqual([true, true, false, false]);
+    await sleep(400);
+    // the next write trims what expired; a set whose members all expired is gone
+    await apply(store, [{ kind: 'sadd', key: 'tray:u1', member: 'new' }]);
+    expect(await store.zcard(G, 'tray:u1')).toBe(3);
+    expect(await store.zcard(G, 'tray:short')).toBe(0);
+    expect(await store.smembers(G, 'tray:short', Date.now())).toEqual([]);
+  });
+
+  it(`${name}: hset, hincr, del, and hgetallMany with absent keys`, async () => {
+    const store = await fresh();
+    await apply(store, [
+      { kind: 'hset', key: 'post:p1', fields: { author: 'u1', media: 'reel', likes: 0 } },
+      { kind: 'hincr', key: 'post:p1', field: 'likes', by: 3 },
+      { kind: 'hincr', key: 'post:p1', field: 'likes', by: -1 },
+      { kind: 'hincr', key: 'post:p2', field: 'comments', by: 1 },
+      { kind: 'hset', key: 'post:p3', fields: { x: '1' } },
+      { kind: 'del', key: 'post:p3' },
+    ]);
+    expect(await store.hgetallMany(G, ['post:p1', 'post:missing', 'post:p2', 'post:p3'])).toEqual([
+      { author: 'u1', media: 'reel', likes: '2' }, null, { comments: '1' }, null,
+    ]);
+  });
+
+  it(`${name}: offsets are the resume point, per processor and generation`, async () => {
+    const store = await fresh();
+    expect(await store.offsets(G, 'fanout')).toEqual([]);
+    await apply(store, [], [{ topic: 'posts', partition: 0, offset: 10 }, { topic: 'posts', partition: 1, offset: 4 }], G, 'fanout');
+    await apply(store, [], [{ topic: 'posts', partition: 0, offset: 12 }], G, 'fanout');
+    await apply(store, [], [{ topic: 'engagement', partition: 3, offset: 7 }], G, 'counters');
+    expect(await store.offsets(G, 'fanout')).toEqual([
+      { topic: 'posts', partition: 0, offset: 12 }, { topic: 'posts', partition: 1, offset: 4 },
+    ]);
+    expect(await store.offsets(G, 'counters')).toEqual([{ topic: 'engagement', partition: 3, offset: 7 }]);
+    expect(await store.offsets('g2', 'fanout')).toEqual([]);
+  });
+
+  it(`${name}: a batch that fails part-way leaves neither effects nor offsets`, async () => {
+    const store = await fresh();
+    await apply(store, [{ kind: 'zadd', key: 'feed:z', member: 'keep', score: 1 }, { kind: 'hset', key: 'post:h', fields: { n: 'text' } }],
+      [{ topic: 't', partition: 0, offset: 5 }]);
+    const failing: Effect[][] = [
+      // the third effect uses a sorted set as a hash
+      [{ kind: 'zadd', key: 'feed:z', member: 'new', score: 2 }, { kind: 'hincr', key: 'post:ok', field: 'n', by: 1 }, { kind: 'hset', key: 'feed:z', fields: { a: 1 } }],
+      // increments a field that holds text
+      [{ kind: 'zadd', key: 'feed:z', member: 'new', score: 2 }, { kind: 'hincr', key: 'post:h', field: 'n', by: 1 }],
+      // not a view effect at all
+      [{ kind: 'zadd', key: 'feed:z', member: 'new', score: 2 }, { kind: 'row', table: 'events', row: {} }],
+    ];
+    for (const effects of failing) {
+      await expect(apply(store, effects, [{ topic: 't', partition: 0, offset: 9 }])).rejects.toThrow(/nothing applied|does not apply/);
+    }
+    expect((await store.zrangeByScoreDesc(G, 'feed:z', { limit: 10 })).map((e) => e.member)).toEqual(['keep']);
+    expect(await store.hgetallMany(G, ['post:ok', 'post:h'])).toEqual([null, { n: 'text' }]);
+    expect(await store.offsets(G, 'test')).toEqual([{ topic: 't', partition: 0, offset: 5 }]);
+    await expect(store.applyBatch({ generation: 'bad:gen', processor: 'test', effects: [], offsets: [] })).rejects.toThrow(/invalid generation/);
+  });
+
+  it(`${name}: generations are isolated, switched atomically and dropped`, async () => {
+    const store = await fresh();
+    expect(await store.currentGeneration()).toBe(INITIAL_GENERATION);
+    await apply(store, [{ kind: 'zadd', key: 'feed:u1', member: 'old', score: 1 }, { kind: 'hset', key: 'post:p', fields: { v: 'old' } }],
+      [{ topic: 'posts', partition: 0, offset: 3 }], 'g1');
+    await apply(store, [{ kind: 'zadd', key: 'feed:u1', member: 'new', score: 2 }, { kind: 'hset', key: 'post:p', fields: { v: 'new' } }],
+      [{ topic: 'posts', partition: 0, offset: 8 }], 'g2');
+    expect((await store.zrangeByScoreDesc('g1', 'feed:u1', { limit: 10 })).map((e) => e.member)).toEqual(['old']);
+    expect((await store.zrangeByScoreDesc('g2', 'feed:u1', { limit: 10 })).map((e) => e.member)).toEqual(['new']);
+    expect(await store.generations()).toEqual(['g1', 'g2']);
+
+    await store.setCurrentGeneration('g2');
+    expect(await store.currentGeneration()).toBe('g2');
+    await expect(store.dropGeneration('g2')).rejects.toThrow(/serves reads/);
+    await store.dropGeneration('g1');
+    expect(await store.zrangeByScoreDesc('g1', 'feed:u1', { limit: 10 })).toEqual([]);
+    expect(await store.hgetallMany('g1', ['post:p'])).toEqual([null]);
+    expect(await store.offsets('g1', 'test')).toEqual([]);
+    expect(await store.generations()).toEqual(['g2']);
+    expect(await store.hgetallMany('g2', ['post:p'])).toEqual([{ v: 'new' }]);
+  });
+
+  it(`${name}: multi-key reads answer per key, in order`, async () => {
+    const store = await fresh();
+    const now = Date.now();
+    await apply(store, [
+      { kind: 'zadd', key: 'feed:a', member: 'a1', score: 1 },
+      { kind: 'zadd', key: 'feed:a', member: 'a2', score: 2 },
+      { kind: 'zadd', key: 'feed:b', member: 'b1', score: 5 },
+      { kind: 'sadd', key: 'seen:a', member: 'x', expiresAt: now + 60_000 },
+      { kind: 'sadd', key: 'seen:b', member: 'y' },
+    ]);
+    expect(await store.zrangeByScoreDescMany(G, ['feed:b', 'feed:none', 'feed:a'], { limit: 1 })).toEqual([
+      [{ member: 'b1', score: 5 }], [], [{ member: 'a2', score: 2 }],
+    ]);
+    expect(await store.smembersMany(G, ['seen:b', 'seen:a', 'seen:none'], now)).toEqual([['y'], ['x'], []]);
+    expect(await store.zscoreMany(G, 'feed:a', ['a2', 'zz', 'a1'])).toEqual([2, null, 1]);
+    expect(await store.zscoreMany(G, 'seen:b', ['y'])).toEqual([Infinity]);
+  });
+
+  it(`${name}: a batch of 5,000 mixed effects applies as one`, async () => {
+    const store = await fresh();
+    const effects: Effect[] = [];
+    for (let i = 0; i < 1250; i++) {
+      effects.push(
+        { kind: 'zadd', key: `feed:u${i % 100}`, member: taggedMember(`p${i}`, `a${i % 7}`), score: i, cap: 10 },
+        { kind: 'hincr', key: `post:p${i % 50}`, field: 'likes', by: 1 },
+        { kind: 'sadd', key: `seen:u${i % 100}`, member: `p${i}`, expiresAt: Date.now() + 60_000 },
+        { kind: 'hset', key: `profile:u${i % 100}`, fields: { name: `user ${i % 100}` } },
+      );
+    }
+    await apply(store, effects, [{ topic: 'posts', partition: 0, offset: 1250 }]);
+    expect(await store.zcard(G, 'feed:u7')).toBe(10);
+    expect((await store.zrangeByScoreDesc(G, 'feed:u7', { limit: 1 }))[0].score).toBe(1207);
+    expect((await store.hgetallMany(G, ['post:p0']))[0]).toEqual({ likes: '25' });
+    expect((await store.smembers(G, 'seen:u3', Date.now())).length).toBe(13);
+    expect(await store.offsets(G, 'test')).toEqual([{ topic: 'posts', partition: 0, offset: 1250 }]);
+  });
+
+  if (options.childStoreSource) {
+    it(`${name}: kill -9 of a writer loses nothing and counts nothing twice`, async () => {
+      const store = await fresh();
+      for (let round = 0; round < 3; round++) {
+        await runWriterAndKill(options.childStoreSource!(), 250 + round * 150);
+        const [offsets, [counter], size] = await Promise.all([
+          store.offsets(G, 'crash'), store.hgetallMany(G, ['crash:counter']), store.zcard(G, 'crash:feed'),
+        ]);
+        const resume = offsets[0]?.offset ?? 0;
+        expect(resume).toBeGreaterThan(0);
+        // every record up to the resume point was counted exactly once, none beyond it
+        expect(Number(counter?.n ?? 0)).toBe(resume);
+        expect(size).toBe(resume);
+      }
+    });
+  }
+}
+
+/** A child that resumes from the store's offsets and applies batches in a loop until SIGKILL. */
+async function runWriterAndKill(storeSource: string, runMs: number): Promise<void> {
+  const source = `${storeSource}
+    const held = (await store.offsets('g1', 'crash'))[0]?.offset ?? 0;
+    let next = held;
+    process.stdout.write('ready ' + held + '\\n');
+    for (;;) {
+      const effects = [];
+      for (let i = 0; i < 40; i++) {
+        effects.push({ kind: 'hincr', key: 'crash:counter', field: 'n', by: 1 });
+        effects.push({ kind: 'zadd', key: 'crash:feed', member: 'm' + (next + i), score: next + i });
+      }
+      next += 40;
+      await store.applyBatch({ generation: 'g1', processor: 'crash', effects, offsets: [{ topic: 't', partition: 0, offset: next }] });
+    }`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', source], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d) => { if (String(d).includes('ready')) resolve(); });
+    child.once('exit', (code) => reject(new Error(`writer exited early (${code}): ${stderr}`)));
+  });
+  await sleep(runMs);
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}

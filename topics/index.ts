@@ -1,0 +1,21 @@
+// Picks the topic backend: Apache Kafka when brokers are configured, the embedded log otherwise.
+// The Kafka client is imported only when used, so the embedded default loads nothing it does not need.
+import type { TopicBackend } from './types.ts';
+import { createEmbeddedBackend } from './embedded/index.ts';
+
+export interface TopicBackendOptions {
+  /** Kafka bootstrap brokers (KAFKA_BROKERS); the embedded log when empty or absent. */
+  kafkaBrokers?: string[];
+  /** Data directory; the embedded log lives under <dataDir>/log/. */
+  dataDir: string;
+  /** Embedded log: how often retention sweeps every topic (ms). */
+  retentionCheckMs?: number;
+}
+
+export async function createTopicBackend(options: TopicBackendOptions): Promise<TopicBackend> {
+  if (options.kafkaBrokers && options.kafkaBrokers.length > 0) {
+    const { createKafkaBackend } = await import('./kafka/index.ts');
+    return createKafkaBackend({ brokers: options.kafkaBrokers });
+  }
+  return createEmbeddedBackend({ dataDir: options.dataDir, retentionCheckMs: options.retentionCheckMs });
+}

@@ -1,0 +1,239 @@
+// A consumer-group member on Kafka. kafkajs owns membership, fetching and heartbeats; this class adds
+// what the topic backend promises on top:
+//   - onAssigned runs on every (re)assignment before any record of it is delivered, and the offsets
+//     it returns are seeked to (a processor resumes from what its sink holds, not from commits);
+//   - batches of at most maxBatchRecords, one at a time per partition (the await is the backpressure),
+//     partitions in parallel;
+//   - a failing handler gets the same batch again after a backoff (skipping would lose records);
+//   - offsets are committed only by `commit`, never automatically.
+import type { Consumer as KafkajsConsumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type {
+  Consumer, ConsumerOptions, RecordBatch, RunOptions, TopicPartition, TopicPartitionOffset, TopicRecord,
+} from '../types.ts';
+import type { KafkaTopicAdmin } from './admin.ts';
+import { KafkaBackendError, translateKafkaError } from './errors.ts';
+
+const DEFAULT_MAX_BATCH = 1000;
+const MAX_BACKOFF_MS = 5_000;
+
+export interface KafkaConsumerTuning {
+  /** Partitions whose batches may be handled at the same time (kafkajs partitionsConsumedConcurrently). */
+  concurrency: number;
+  /** How long a fetch waits for new records; bounds how long `stop` waits for an idle fetch. */
+  maxWaitMs: number;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+}
+
+export const DEFAULT_CONSUMER_TUNING: KafkaConsumerTuning = {
+  concurrency: 8, maxWaitMs: 250, sessionTimeoutMs: 30_000, heartbeatIntervalMs: 3_000,
+};
+
+interface Host {
+  kafka: Kafka;
+  admin: KafkaTopicAdmin;
+  brokers: string[];
+  tuning: KafkaConsumerTuning;
+  reportError(message: string): void;
+  released(consumer: KafkaGroupConsumer): void;
+}
+
+const keyOf = (topic: string, partition: number) => `${topic}/${partition}`;
+
+export class KafkaGroupConsumer implements Consumer {
+  private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  private kafkajs: KafkajsConsumer | undefined;
+  private assigned: TopicPartition[] = [];
+  /** Settles once onAssigned of the latest assignment has run and its seeks are issued. */
+  private assignmentReady: Promise<void> = Promise.resolve();
+  /** Next offset to deliver per partition, where we know it better than kafkajs (overrides, seeks). */
+  private readonly positions = new Map<string, number>();
+  private readonly pendingSeeks = new Set<string | undefined>();
+  private inFlight = 0;
+  private idle: (() => void) | undefined;
+  private stopping: Promise<void> | undefined;
+  private revoke: RunOptions['onRevoked'];
+  private readonly maxBatch: number;
+
+  constructor(private readonly host: Host, private readonly options: ConsumerOptions) {
+    if (typeof options.groupId !== 'string' || options.groupId === '') throw new KafkaBackendError('consumer needs a groupId');
+    if (!Array.isArray(options.topics) || options.topics.length === 0) {
+      throw new KafkaBackendError(`consumer of group "${options.groupId}" needs at least one topic`);
+    }
+    this.maxBatch = options.maxBatchRecords ?? DEFAULT_MAX_BATCH;
+    if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1) {
+      throw new KafkaBackendError(`maxBatchRecords must be an integer >= 1, got ${options.maxBatchRecords}`);
+    }
+  }
+
+  /** Resolves once this member has joined the group and onAssigned has run (not when consuming ends). */
+  async run({ eachBatch, onAssigned, onRevoked }: RunOptions): Promise<void> {
+    if (this.state !== 'new') throw new KafkaBackendError(`consumer of group "${this.options.groupId}" was already run; create a new one`);
+    this.state = 'running';
+    this.revoke = onRevoked;
+    const { kafka, tuning, brokers } = this.host;
+    const consumer = kafka.consumer({
+      groupId: this.options.groupId,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: tuning.maxWaitMs,
+      sessionTimeout: tuning.sessionTimeoutMs,
+      heartbeatInterval: tuning.heartbeatIntervalMs,
+    });
+    this.kafkajs = consumer;
+
+    // kafkajs emits GROUP_JOIN synchronously after join+sync and before it fetches, but does not
+    // await listeners: deliveries wait on assignmentReady instead.
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      const previous = this.assigned;
+      this.assigned = Object.entries(payload.memberAssignment)
+        .flatMap(([topic, partitions]) => partitions.map((partition) => ({ topic, partition })));
+      this.positions.clear();
+      const before = this.assignmentReady;
+      this.assignmentReady = before.then(() => this.assign(previous, onAssigned, onRevoked)).catch((error) => {
+        this.host.reportError(`kafka: onAssigned of group "${this.options.groupId}" failed: ${(error as Error)?.message ?? error}`);
+      });
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (this.state === 'running') {
+        this.host.reportError(`kafka: consumer of group "${this.options.groupId}" crashed${payload.restart ? ' (restarting)' : ''}: ${payload.error?.message}`);
+      }
+    });
+
+    try {
+      await consumer.connect();
+      for (const topic of this.options.topics) {
+        await consumer.subscribe({ topic, fromBeginning: this.options.reset !== 'latest' });
+      }
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: tuning.concurrency,
+        eachBatch: (payload) => this.deliver(payload, eachBatch),
+      });
+    } catch (error) {
+      this.state = 'stopped';
+      await consumer.disconnect().catch(() => undefined);
+      this.host.released(this);
+      throw translateKafkaError(error, brokers, `join group "${this.options.groupId}"`);
+    }
+    await this.assignmentReady;
+  }
+
+  private async assign(previous: TopicPartition[], onAssigned: RunOptions['onAssigned'], onRevoked: RunOptions['onRevoked']) {
+    // kafkajs uses eager rebalancing: every join revokes everything, then assigns anew.
+    if (previous.length > 0) await onRevoked?.(previous);
+    const assigned = this.assigned;
+    const overrides = (await onAssigned?.(assigned)) ?? [];
+    const seekAll = this.pendingSeeks.has(undefined);
+    for (const { topic, partition } of assigned) {
+      if (seekAll || this.pendingSeeks.has(topic)) this.seek({ topic, partition, offset: (await this.lowWatermark(topic, partition)) });
+    }
+    this.pendingSeeks.clear();
+    for (const override of overrides) {
+      if (!Number.isSafeInteger(override.offset) || override.offset < 0) continue;
+      if (!assigned.some((a) => a.topic === override.topic && a.partition === override.partition)) continue;
+      this.seek(override);
+    }
+  }
+
+  private seek({ topic, partition, offset }: TopicPartitionOffset): void {
+    this.positions.set(keyOf(topic, partition), offset);
+    this.kafkajs!.seek({ topic, partition, offset: String(offset) });
+  }
+
+  private async lowWatermark(topic: string, partition: number): Promise<number> {
+    return (await this.host.admin.watermarks(topic)).find((w) => w.partition === partition)?.low ?? 0;
+  }
+
+  private async deliver(payload: EachBatchPayload, eachBatch: RunOptions['eachBatch']): Promise<void> {
+    await this.assignmentReady;
+    const { batch, isRunning, isStale, resolveOffset, heartbeat } = payload;
+    const { topic, partition } = batch;
+    const key = keyOf(topic, partition);
+    const from = this.positions.get(key);
+    const records: TopicRecord[] = batch.messages
+      .map((m) => ({
+        topic, partition,
+        offset: Number(m.offset),
+        key: m.key === null ? null : m.key.toString('utf8'),
+        value: m.value ?? Buffer.alloc(0),
+        timestamp: Number(m.timestamp),
+      }))
+      .filter((r) => from === undefined || r.offset >= from);
+    const highWatermark = Number(batch.highWatermark);
+
+    for (let start = 0; start < records.length; start += this.maxBatch) {
+      const chunk: RecordBatch = { topic, partition, records: records.slice(start, start + this.maxBatch), highWatermark };
+      let failures = 0;
+      for (;;) {
+        // A seek (override, seekToBeginning) or a stop makes the rest of this fetch irrelevant.
+        if (this.state !== 'running' || !isRunning() || isStale()) return;
+        this.inFlight++;
+        try {
+          await eachBatch(chunk);
+          break;
+        } catch (error) {
+          failures++;
+          const backoff = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(failures - 1, 10));
+          this.host.reportError(`kafka: ${topic}/${partition} at offset ${chunk.records[0].offset} failed (attempt ${failures}, retrying in ${backoff} ms): ${(error as Error)?.message ?? error}`);
+          await new Promise((resolve) => setTimeout(resolve, backoff));
+        } finally {
+          if (--this.inFlight === 0) this.idle?.();
+        }
+        await heartbeat(); // a rebalance shows up here and ends this fetch
+      }
+      const next = chunk.records[chunk.records.length - 1].offset + 1;
+      this.positions.set(key, next);
+      resolveOffset(String(next - 1));
+      await heartbeat();
+    }
+  }
+
+  async commit(offsets: TopicPartitionOffset[]): Promise<void> {
+    if (offsets.length === 0) return;
+    if (this.state === 'running' && this.kafkajs) {
+      try {
+        await this.kafkajs.commitOffsets(offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset: String(offset) })));
+      } catch (error) {
+        throw translateKafkaError(error, this.host.brokers, `commit offsets of group "${this.options.groupId}"`);
+      }
+      return;
+    }
+    await this.host.admin.commitAsIdleGroup(this.options.groupId, offsets);
+  }
+
+  async seekToBeginning(topic?: string): Promise<void> {
+    if (topic !== undefined && !this.options.topics.includes(topic)) {
+      throw new KafkaBackendError(`cannot seek "${topic}": consumer of group "${this.options.groupId}" reads ${this.options.topics.join(', ')}`);
+    }
+    if (this.state !== 'running') {
+      this.pendingSeeks.add(topic);
+      return;
+    }
+    await this.assignmentReady;
+    for (const { topic: t, partition } of this.assigned) {
+      if (topic === undefined || t === topic) this.seek({ topic: t, partition, offset: await this.lowWatermark(t, partition) });
+    }
+  }
+
+  /** Resolves once every in-flight eachBatch has finished, onRevoked has run and the group is left. */
+  stop(): Promise<void> {
+    if (this.stopping) return this.stopping;
+    const wasRunning = this.state === 'running';
+    this.state = 'stopping';
+    this.stopping = (async () => {
+      const handlersDone = this.inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => { this.idle = resolve; });
+      try {
+        await this.kafkajs?.stop();
+        await handlersDone;
+        await this.assignmentReady;
+        if (wasRunning && this.assigned.length > 0) await this.revoke?.(this.assigned);
+      } finally {
+        await this.kafkajs?.disconnect().catch(() => undefined);
+        this.state = 'stopped';
+        this.host.released(this);
+      }
+    })();
+    return this.stopping;
+  }
+}

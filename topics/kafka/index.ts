@@ -1,0 +1,69 @@
+// The TopicBackend on Apache Kafka, through kafkajs: topics from the catalog via the admin client, an
+// idempotent acks=all producer placing records with Kafka's own partitioner, consumer groups with
+// resume-from-sink offsets. Same contract as the embedded log (test/integration/topic-backend-suite.ts).
+import type { SASLOptions } from 'kafkajs';
+import type { ConnectionOptions } from 'node:tls';
+import type { Consumer, ConsumerOptions, TopicBackend } from '../types.ts';
+import { KafkaTopicAdmin } from './admin.ts';
+import { createKafkaClient } from './client.ts';
+import { DEFAULT_CONSUMER_TUNING, KafkaGroupConsumer, type KafkaConsumerTuning } from './consumer.ts';
+import { KafkaBackendError } from './errors.ts';
+import { KafkaRecordProducer } from './producer.ts';
+
+export { KafkaBackendError, KafkaUnreachableError, UnknownKafkaTopicError } from './errors.ts';
+
+export interface KafkaBackendOptions {
+  /** Bootstrap brokers, host:port each. */
+  brokers: string[];
+  clientId?: string;
+  ssl?: boolean | ConnectionOptions;
+  sasl?: SASLOptions;
+  /** Where errors from kafkajs and from failing handlers go, one line each. Default: stderr. */
+  log?: (line: string) => void;
+  consumer?: Partial<KafkaConsumerTuning>;
+}
+
+export function createKafkaBackend(options: KafkaBackendOptions): TopicBackend {
+  const brokers = options.brokers.map((b) => b.trim()).filter(Boolean);
+  if (brokers.length === 0) throw new KafkaBackendError('no Kafka brokers given (KAFKA_BROKERS=host:port,...)');
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const kafka = createKafkaClient({ ...options, brokers, log });
+  const admin = new KafkaTopicAdmin(kafka, brokers);
+  const producer = new KafkaRecordProducer(kafka, admin, brokers);
+  const consumers = new Set<KafkaGroupConsumer>();
+  const tuning = { ...DEFAULT_CONSUMER_TUNING, ...options.consumer };
+  let closed = false;
+
+  const host = {
+    kafka, admin, brokers, tuning,
+    reportError: log,
+    released: (consumer: KafkaGroupConsumer) => consumers.delete(consumer),
+  };
+  const open = () => {
+    if (closed) throw new KafkaBackendError('the Kafka backend is closed');
+  };
+
+  return {
+    kind: 'kafka',
+    async ensureTopics(specs) { open(); await admin.ensureTopics(specs); },
+    async produce(topic, records) { open(); return producer.produce(topic, records); },
+    consumer(consumerOptions: ConsumerOptions): Consumer {
+      open();
+      // `partitions` (a fixed subset per worker) does not apply: the group protocol assigns partitions.
+      const consumer = new KafkaGroupConsumer(host, consumerOptions);
+      consumers.add(consumer);
+      return consumer;
+    },
+    committed: (groupId, topics) => admin.committed(groupId, topics),
+    lag: (groupId, topics) => admin.lag(groupId, topics),
+    endOffsets: (topic) => admin.endOffsets(topic),
+    startOffsets: (topic) => admin.startOffsets(topic),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.all([...consumers].map((c) => c.stop()));
+      await producer.close();
+      await admin.close();
+    },
+  };
+}
