@@ -51,6 +51,26 @@ async function readRate(backend: TopicBackend, group: string, total: number): Pr
   return total / seconds;
 }
 
+/**
+ * What the disk charges for durability: median ms to write one produce call's bytes and fdatasync.
+ * Appends with one produce in flight cannot beat BATCH / (this latency x ~2 syncs per LMDB commit).
+ */
+function fsyncLatencyMs(dir: string): number {
+  const file = path.join(dir, 'fsync-probe');
+  const fd = fs.openSync(file, 'w');
+  const chunk = Buffer.alloc(BATCH * RECORD_BYTES, 1);
+  const samples: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    const started = performance.now();
+    fs.writeSync(fd, chunk);
+    fs.fdatasyncSync(fd);
+    samples.push(performance.now() - started);
+  }
+  fs.closeSync(fd);
+  fs.rmSync(file);
+  return median(samples);
+}
+
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-bench-log-'));
 try {
   const backend = createEmbeddedBackend({ dataDir, retentionCheckMs: 0 });
@@ -65,6 +85,7 @@ try {
     reads.push(await readRate(backend, `reader-${round}`, total));
   }
   await backend.close();
+  const fsyncLatency = fsyncLatencyMs(dataDir);
   const dbBytes = fs.readdirSync(path.join(dataDir, 'log')).reduce((sum, f) => sum + fs.statSync(path.join(dataDir, 'log', f)).size, 0);
 
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US').padStart(12);
@@ -75,6 +96,7 @@ try {
   row('append, 1 produce in flight', sequential, '>= 500,000');
   row('append, 4 produces in flight', pipelined, '>= 500,000');
   row('read through a consumer', reads, '>= 1,000,000');
+  console.log(`disk: write ${(BATCH * RECORD_BYTES / 1000).toFixed(0)} kB + fdatasync, median ${fsyncLatency.toFixed(2)} ms; load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores`);
   console.log(`log size on disk: ${(dbBytes / 1e6).toFixed(0)} MB for ${(ROUNDS * 2 * BATCHES_PER_ROUND * BATCH).toLocaleString('en-US')} records`);
 } finally {
   fs.rmSync(dataDir, { recursive: true, force: true });

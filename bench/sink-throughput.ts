@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import type { Effect } from '../processors/effects.ts';
 import { taggedMember } from '../processors/effects.ts';
 import { createAnalyticsStore } from '../sinks/analytics/analytics-store.ts';
-import { eventRow } from '../sinks/analytics/schema.ts';
+import { eventsRow } from '../processors/analytics/analytics.ts';
 import { createEmbeddedViewStore } from '../sinks/embedded/embedded-view-store.ts';
 import { createRedisViewStore } from '../sinks/redis/redis-view-store.ts';
 import type { ViewStore } from '../sinks/view-store.ts';
@@ -78,7 +78,15 @@ try {
       pings.push(performance.now() - started);
     }
     console.log(`redis      PING round trip: median ${fmt(median(pings))}`);
+    const evalStats = async () => {
+      const line = (await redis.info('commandstats')).split('\n').find((l) => l.startsWith('cmdstat_evalsha:')) ?? '';
+      return { calls: Number(/calls=(\d+)/.exec(line)?.[1] ?? 0), usec: Number(/usec=(\d+)/.exec(line)?.[1] ?? 0) };
+    };
+    const before = await evalStats();
     await benchStore('redis', redisStore);
+    const after = await evalStats();
+    // Server-side time of the batch script alone (the rest is building and sending ~25k arguments).
+    console.log(`redis      batch script inside Redis: ${fmt((after.usec - before.usec) / 1000 / Math.max(1, after.calls - before.calls))} mean per batch`);
     const keys = await redis.keys(`${namespace}:*`);
     for (let i = 0; i < keys.length; i += 1000) await redis.unlink(...keys.slice(i, i + 1000));
     await redis.quit();
@@ -108,7 +116,7 @@ try {
       const event: DarkroomEvent = i % 3 === 0
         ? { type: 'post_created', event_id: `e${i}`, ts: Date.now(), post_id: `p${i}`, author_id: `u${i % 1000}`, caption: 'hi', media_type: 'photo', hashtags: ['cats', `t${i % 20}`] }
         : { type: 'like', event_id: `e${i}`, ts: Date.now(), user_id: `u${i % 1000}`, post_id: `p${i % 5000}` };
-      batch.push({ kind: 'row' as const, table: 'events', row: eventRow(event, { topic: 'posts', partition: i % 4, offset: i }) });
+      batch.push({ kind: 'row' as const, table: 'events', row: eventsRow(event, { topic: 'posts', partition: i % 4, offset: i }) });
     }
     await analytics.applyBatch({ processor: 'bench', rows: batch });
   }

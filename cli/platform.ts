@@ -55,7 +55,7 @@ export async function openBackbone(config: Config, extraTopics: TopicSpec[] = []
   const where = config.kafkaBrokers ? `Kafka at ${config.kafkaBrokers.join(',')}` : `the embedded log in ${config.dataDir}`;
   const backend = await withTimeout(`cannot reach ${where}`, 30_000, (async () => {
     const backend = await createTopicBackend({ kafkaBrokers: config.kafkaBrokers, dataDir: config.dataDir });
-    await backend.ensureTopics([...topicCatalog(config.partitions), ...extraTopics]);
+    await backend.ensureTopics([...topicCatalog(config.partitions, { ms: config.logRetentionMs, bytes: config.logRetentionBytes }), ...extraTopics]);
     return backend;
   })()).catch((error: Error) => {
     throw new UserError(error instanceof UserError ? error.message : `cannot use ${where}: ${error.message}`);

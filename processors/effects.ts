@@ -3,11 +3,8 @@
 // generation prefix, so a replay can write a new generation while serving reads the old one.
 
 export type Effect =
-  /**
-   * Ordered set member (feed entry, timeline entry, top-K entry). `cap` keeps only the `cap` highest scores.
-   * `expiresAt` (wall-clock ms) makes the member disappear then, like `sadd` (e.g. active stories).
-   */
-  | { kind: 'zadd'; key: string; member: string; score: number; cap?: number; expiresAt?: number }
+  /** Ordered set member (feed entry, timeline entry, top-K entry). `cap` keeps only the `cap` highest scores. */
+  | { kind: 'zadd'; key: string; member: string; score: number; cap?: number }
   | { kind: 'zrem'; key: string; member: string }
   /** Removes every member whose `tag` (see zadd members built with `taggedMember`) equals `tag`. */
   | { kind: 'zremTagged'; key: string; tag: string }

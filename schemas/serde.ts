@@ -253,6 +253,7 @@ export function createSerde(registry: Client, options: SerdeOptions = {}): Serde
     },
 
     async encode(event) {
+      if (!(event.type in EVENT_ROUTES)) throw new EncodeError(`unknown event type "${event.type}"`);
       await loadWriter(recordFullNameOf(event.type), EVENT_ROUTES[event.type].topic);
       return encodeSync(event);
     },

@@ -48,8 +48,6 @@ const timestamp = z.int({ error: expected('an integer (ms since epoch)') })
   .min(0, { error: 'must not be negative' });
 const duration = z.int({ error: expected('an integer number of milliseconds') })
   .min(0, { error: 'must not be negative' });
-/** Marks hashtags that were not given (zod hands defaults out as is, so identity is reliable). */
-const EXTRACT_FROM_CAPTION: string[] = [];
 const hashtag = z.string({ error: expected('a string') })
   .max(MAX_TEXT_LENGTH, { error: `must be at most ${MAX_TEXT_LENGTH} characters` });
 
@@ -87,7 +85,7 @@ const EVENT_SHAPES: { [T in EventType]: z.ZodType<Record<string, unknown>> } = {
     media_type: z.enum(MEDIA_TYPES, { error: expected(`one of ${MEDIA_TYPES.join(', ')}`) }),
     hashtags: z.array(hashtag, { error: expected('an array of strings') })
       .max(MAX_HASHTAGS, { error: `must contain at most ${MAX_HASHTAGS} hashtags` })
-      .default(EXTRACT_FROM_CAPTION),
+      .default([]), // absent: extracted from the caption below
   }),
   post_deleted: pair('post_id', 'author_id'),
   like: pair('user_id', 'post_id'),
@@ -101,6 +99,9 @@ const EVENT_SHAPES: { [T in EventType]: z.ZodType<Record<string, unknown>> } = {
 };
 
 const KNOWN_TYPES = new Set<string>(EVENT_TYPES);
+const FIELDS = Object.fromEntries(
+  EVENT_TYPES.map((type) => [type, new Set(Object.keys((EVENT_SHAPES[type] as z.ZodObject).shape))]),
+) as Record<EventType, Set<string>>;
 
 // --- validation ------------------------------------------------------------------------------------
 
@@ -128,18 +129,25 @@ function validateOne(input: unknown, where: string): DarkroomEvent {
   }
   const parsed = EVENT_SHAPES[type as EventType].safeParse(input);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    if (issue.code === 'unrecognized_keys') throw new Invalid(pathOf(where, [...issue.path, issue.keys[0]]), 'is not a field of ' + type);
+    // An unknown field is usually why a required one is "missing" (userId for user_id): report it first.
+    const issues = parsed.error.issues;
+    const issue = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0];
+    if (issue.code === 'unrecognized_keys') {
+      const field = issue.keys[0];
+      const snake = field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+      const hint = snake !== field && snake in input === false && FIELDS[type as EventType].has(snake) ? ` (did you mean ${snake}?)` : '';
+      throw new Invalid(pathOf(where, [...issue.path, field]), `is not a field of ${type}${hint}`);
+    }
     throw new Invalid(pathOf(where, issue.path), issue.message);
   }
   const data = parsed.data;
   switch (type as EventType) {
     case 'story_created':
-      if (data.expires_at === -1 && input.expires_at === undefined) data.expires_at = (data.ts as number) + STORY_LIFETIME_MS;
+      if (input.expires_at === undefined) data.expires_at = (data.ts as number) + STORY_LIFETIME_MS;
       if ((data.expires_at as number) <= (data.ts as number)) throw new Invalid(`${where}.expires_at`, 'must be after ts');
       break;
     case 'post_created':
-      data.hashtags = data.hashtags === EXTRACT_FROM_CAPTION
+      data.hashtags = input.hashtags === undefined
         ? extractHashtags(data.caption as string).slice(0, MAX_HASHTAGS)
         : givenHashtags(data.hashtags as string[], `${where}.hashtags`);
       break;

@@ -135,7 +135,7 @@ export class FollowerGraph {
 
   /** Turns a pending edge of `user` into a follow; returns the followee or -1 if none was found. */
   follow(random: Random, user: number, accept: (followee: number) => boolean): number {
-    const edge = this.randomEdge(random, user, PENDING, 4);
+    const edge = this.randomEdge(random, user, PENDING, 8);
     if (edge < 0 || !accept(this.followees[edge])) return -1;
     this.state[edge] = ACTIVE;
     this.followerCount[this.followees[edge]]++;

@@ -51,15 +51,6 @@ export class HashtagTrends {
     this.nextBurstAt = startTs + random.exponential(options.meanGapMs / 4);
   }
 
-  get vocabularySize(): number {
-    return this.tagByPopularity.length;
-  }
-
-  /** Most popular first (without bursts). */
-  popularTags(count: number): string[] {
-    return this.tagByPopularity.slice(0, count);
-  }
-
   /** Bursts started so far, oldest first (the last 100). */
   bursts(): readonly Burst[] {
     return this.history;

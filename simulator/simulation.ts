@@ -5,13 +5,14 @@ import type {
   Block, Comment, DarkroomEvent, Follow, Like, MediaType, PostCreated, PostDeleted, PostSeen, ProfileUpdated,
   ReelWatched, Share, StoryCreated, StoryViewed, Unblock, Unfollow, Unlike,
 } from '../schemas/events.ts';
+import { STORY_LIFETIME_MS } from '../schemas/validate.ts';
 import { HashtagTrends, type Burst, type BurstOptions } from './hashtags.ts';
 import { PowerLaw, type Random } from './random.ts';
 import { LikeLedger, RecentPosts } from './recent-posts.ts';
 import { caption, commentText, username } from './text.ts';
 import type { World } from './world.ts';
 
-export const STORY_LIFETIME_MS = 24 * 3600_000;
+export { STORY_LIFETIME_MS };
 export const MIN_REEL_MS = 5_000;
 export const MAX_REEL_MS = 90_000;
 
@@ -36,11 +37,11 @@ const ACTION_THRESHOLDS = (() => {
 const MEDIA_MIX: ReadonlyArray<[MediaType, number]> = [['photo', 0.45], ['carousel', 0.65], ['video', 0.75], ['reel', 1]];
 
 /** Share of engagement that comes from the home feed (followees' posts) rather than explore. */
-const FEED_SHARE = 0.6;
+const FEED_SHARE = 0.5;
 /** Share of explore picks that follow what others engage with right now (the rest: recent and appealing). */
-const SOCIAL_PROOF_SHARE = 0.5;
+const SOCIAL_PROOF_SHARE = 0.7;
 /** Share of posts and stories written by celebrities rather than by whoever is active. */
-const CELEBRITY_AUTHOR_SHARE = 0.3;
+const CELEBRITY_AUTHOR_SHARE = 0.15;
 /** Pareto index of post appeal: lower means more viral outliers. */
 const APPEAL_TAIL = 1.2;
 /** How lopsided activity is: rank k acts about k^-0.8 as often as the most active user. */
@@ -310,10 +311,13 @@ export class TrafficStream {
   /** Reels are a discovery surface: public reels, recent and popular, with realistic watch times. */
   private reelWatched(): ReelWatched | null {
     const viewer = this.actor();
-    const post = this.posts.recentPopularReel(this.random);
+    let post = 0;
+    for (let attempt = 0; attempt < 3 && post === 0; attempt++) {
+      post = this.posts.recentPopularReel(this.random);
+      const author = this.posts.author(post);
+      if (author === viewer || this.world.isPrivate[author] === 1 || this.blockedBetween(viewer, author)) post = 0;
+    }
     if (post === 0) return null;
-    const author = this.posts.author(post);
-    if (author === viewer || this.world.isPrivate[author] === 1 || this.blockedBetween(viewer, author)) return null;
     const durationMs = this.posts.durationMs(post);
     const random = this.random;
     const roll = random.float();
@@ -361,8 +365,13 @@ export class TrafficStream {
   // --- the social graph ------------------------------------------------------------------------
 
   private follow(): Follow | null {
-    const follower = this.actor();
-    const followee = this.world.graph.follow(this.random, follower, (candidate) => !this.blockedBetween(follower, candidate));
+    let follower = -1;
+    let followee = -1;
+    for (let attempt = 0; attempt < 2 && followee < 0; attempt++) {
+      follower = this.actor();
+      const candidateOf = follower;
+      followee = this.world.graph.follow(this.random, follower, (candidate) => !this.blockedBetween(candidateOf, candidate));
+    }
     if (followee < 0) return null;
     return {
       type: 'follow', event_id: this.random.uuid(), ts: this.ts,

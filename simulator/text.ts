@@ -1,5 +1,6 @@
 // Words for usernames, captions, comments and hashtags. Plain word lists combined at random: enough
 // variety for realistic-looking text, and cheap (a caption is a handful of array lookups).
+import { MAX_TEXT_LENGTH } from '../schemas/validate.ts';
 import type { Random } from './random.ts';
 
 const ADJECTIVES = [
@@ -37,7 +38,7 @@ const COMMENT_PHRASES = [
 const EMOJI = ['✨', '🌅', '☕', '🌊', '📸', '🎶', '🍕', '🌿', '🐶', '💪', '🎉', '❤️'];
 
 /** Longest caption the product accepts. */
-export const MAX_CAPTION_LENGTH = 2200;
+export const MAX_CAPTION_LENGTH = MAX_TEXT_LENGTH;
 
 /** The base handle of a user; a rename appends a counter, so handles stay unique and short. */
 export function username(user: number, renames: number): string {

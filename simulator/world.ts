@@ -34,7 +34,7 @@ export class World {
       users,
       meanFollowing: Math.min(meanFollowing, users - 1),
       maxFollowing: 2_000,
-      celebrityShare: 0.6,
+      celebrityShare: 0.7,
       popularityExponent: 1.0,
       activeShare: 0.85,
       userByPopularity: this.userByPopularity,

@@ -4,13 +4,9 @@
 import net from 'node:net';
 import { describe } from 'vitest';
 
-export const SERVICES = {
-  kafka: process.env.TEST_KAFKA_BROKERS ?? '127.0.0.1:19092',
-  redis: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:16379',
-  schemaRegistry: process.env.TEST_SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:18081',
-} as const;
+import { SERVICES, type ServiceName } from './service-endpoints.ts';
 
-export type ServiceName = keyof typeof SERVICES;
+export { SERVICES, type ServiceName };
 
 function hostPort(service: ServiceName): { host: string; port: number } {
   const value = SERVICES[service];

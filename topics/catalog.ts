@@ -7,9 +7,12 @@ const FOREVER = -1;
  * Source topics keep every record: any view can be rebuilt by replaying them from offset 0.
  * Operators who must bound disk set retention here and rebuild from a view snapshot instead.
  */
-export function topicCatalog(partitions: number): TopicSpec[] {
+export function topicCatalog(
+  partitions: number,
+  retention: { ms: number; bytes: number } = { ms: FOREVER, bytes: FOREVER },
+): TopicSpec[] {
   const source = (name: string, key: string, compacted = false): TopicSpec => ({
-    name, key, partitions, retentionMs: FOREVER, retentionBytes: FOREVER, compacted,
+    name, key, partitions, retentionMs: retention.ms, retentionBytes: retention.bytes, compacted,
   });
   return [
     source(TOPICS.socialGraph, 'followee_id (follow, unfollow) / blocked_id (block, unblock)'),

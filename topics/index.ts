@@ -10,12 +10,14 @@ export interface TopicBackendOptions {
   dataDir: string;
   /** Embedded log: how often retention sweeps every topic (ms). */
   retentionCheckMs?: number;
+  /** Where background errors go (consumer retries, broker trouble), one line each. */
+  log?: (line: string) => void;
 }
 
 export async function createTopicBackend(options: TopicBackendOptions): Promise<TopicBackend> {
   if (options.kafkaBrokers && options.kafkaBrokers.length > 0) {
     const { createKafkaBackend } = await import('./kafka/index.ts');
-    return createKafkaBackend({ brokers: options.kafkaBrokers });
+    return createKafkaBackend({ brokers: options.kafkaBrokers, log: options.log });
   }
-  return createEmbeddedBackend({ dataDir: options.dataDir, retentionCheckMs: options.retentionCheckMs });
+  return createEmbeddedBackend({ dataDir: options.dataDir, retentionCheckMs: options.retentionCheckMs, onError: options.log });
 }

@@ -4,7 +4,7 @@ import { UserError, exitWithError } from '../errors.ts';
 import { openBackbone, openViewStore, openAnalyticsStore, redactUrl } from '../platform.ts';
 import { buildTopology } from '../../processors/topology.ts';
 import { createRecordCodec } from '../../processors/record-codec.ts';
-import { startProcessor, type RunningProcessor, type Sink } from '../../processors/runtime.ts';
+import { startPipeline, type Pipeline } from '../../processors/pipeline.ts';
 import { viewSink, type ViewStore } from '../../sinks/view-store.ts';
 import { createMetrics } from '../../serving/metrics.ts';
 import { createApp } from '../../serving/app.ts';
@@ -36,40 +36,24 @@ export async function start(roles: Roles): Promise<void> {
   const metrics = createMetrics();
   const views: ViewStore = await openViewStore(config);
   const analytics = roles.process ? await openAnalyticsStore(config) : undefined;
-  const closers: Array<() => Promise<void>> = [];
 
-  const running: RunningProcessor[] = [];
-  const statusSources: ProcessorStatusSource[] = [];
+  let pipeline: Pipeline | undefined;
+  let statusSources: ProcessorStatusSource[] = [];
   const generation = await views.currentGeneration();
   if (roles.process) {
     const codec = await createRecordCodec({
       serde: backbone.serde, registry: backbone.registry, internalTopics: topology.internalTopics.map((t) => t.name),
     });
     log(`processors: starting ${topology.nodes.length} on ${backend.kind === 'kafka' ? 'Kafka' : 'the embedded log'}, views in ${views.kind}, generation ${generation}`);
-    for (const node of topology.nodes) {
-      const name = node.processor.name;
-      const sink: Sink = node.sink === 'views' ? viewSink(views, generation, name) : analytics!.sink(name);
-      const proc = await startProcessor({ processor: node.processor, stateful: node.stateful, sink }, {
-        backend, codec, groupPrefix: 'darkroom', observer: metrics.observer, log,
-      });
-      running.push(proc);
-      statusSources.push({
-        name,
-        inputs: node.processor.inputs,
-        offsets: async () => [...proc.progress().offsets].map(([key, offset]) => {
-          const cut = key.lastIndexOf(':');
-          return { topic: key.slice(0, cut), partition: Number(key.slice(cut + 1)), offset };
-        }),
-        details: () => {
-          const p = proc.progress();
-          return { restoring: p.restoring, restore_ms: p.restoreMs ?? null, events: p.eventsProcessed, dead_letters: p.deadLetters, last_error: p.lastError ?? null };
-        },
-      });
-    }
+    pipeline = await startPipeline({
+      backend, codec, topology, observer: metrics.observer, log,
+      sinkFor: (name, kind) => (kind === 'views' ? viewSink(views, generation, name) : analytics!.sink(name)),
+    });
+    statusSources = pipeline.processors;
   } else {
-    for (const node of topology.nodes.filter((n) => n.sink === 'views')) {
-      statusSources.push({ name: node.processor.name, inputs: node.processor.inputs, offsets: () => views.offsets(generation, node.processor.name) });
-    }
+    statusSources = topology.nodes.filter((n) => n.sink === 'views').map((node) => ({
+      name: node.processor.name, inputs: node.processor.inputs, offsets: () => views.offsets(generation, node.processor.name),
+    }));
   }
 
   let server: Server | undefined;
@@ -78,7 +62,7 @@ export async function start(roles: Roles): Promise<void> {
       metrics,
       apiToken: config.apiToken,
       log,
-      ready: () => running.every((p) => !p.progress().restoring),
+      ready: () => (pipeline?.processors ?? []).every((p) => !p.running.progress().restoring),
       routes: [
         ingestRouter({
           producer: backbone.producer, validate: validateEvents, maxBodyBytes: config.maxBodyBytes,
@@ -119,8 +103,7 @@ export async function start(roles: Roles): Promise<void> {
     try {
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       server?.closeAllConnections();
-      for (const p of running) await p.stop();
-      for (const close of closers) await close();
+      await pipeline?.stop();
       await analytics?.close();
       await views.close();
       await backbone.close();

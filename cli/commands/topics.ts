@@ -7,7 +7,7 @@ export async function topics(): Promise<void> {
   const backbone = await openBackbone(config);
   try {
     const rows = [];
-    for (const spec of topicCatalog(config.partitions)) {
+    for (const spec of topicCatalog(config.partitions, { ms: config.logRetentionMs, bytes: config.logRetentionBytes })) {
       const [start, end] = await Promise.all([backbone.backend.startOffsets(spec.name), backbone.backend.endOffsets(spec.name)]);
       const records = end.reduce((sum, e, i) => sum + e.offset - (start[i]?.offset ?? 0), 0);
       rows.push({

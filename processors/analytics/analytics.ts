@@ -20,7 +20,10 @@ export function fieldsOf(event: DarkroomEvent): Fields {
     case 'profile_updated':
       return { actor_id: event.user_id, username: event.username, is_private: event.is_private };
     case 'post_created':
-      return { actor_id: event.author_id, post_id: event.post_id, media_type: event.media_type, hashtags: event.hashtags };
+      return {
+        actor_id: event.author_id, post_id: event.post_id, media_type: event.media_type, hashtags: event.hashtags,
+        text: event.caption,
+      };
     case 'post_deleted':
       return { actor_id: event.author_id, post_id: event.post_id };
     case 'like':
@@ -28,13 +31,13 @@ export function fieldsOf(event: DarkroomEvent): Fields {
     case 'share':
       return { actor_id: event.user_id, post_id: event.post_id };
     case 'comment':
-      return { actor_id: event.user_id, post_id: event.post_id, comment_id: event.comment_id };
+      return { actor_id: event.user_id, post_id: event.post_id, comment_id: event.comment_id, text: event.text };
     case 'post_seen':
       return { actor_id: event.viewer_id, post_id: event.post_id };
     case 'reel_watched':
       return {
         actor_id: event.viewer_id, post_id: event.post_id,
-        watched_ms: Math.max(0, event.watched_ms), duration_ms: Math.max(0, event.duration_ms),
+        watched_ms: clampUInt32(event.watched_ms), duration_ms: clampUInt32(event.duration_ms),
       };
     case 'story_created':
       return { actor_id: event.author_id, story_id: event.story_id, expires_at: event.expires_at };
@@ -48,26 +51,32 @@ export function fieldsOf(event: DarkroomEvent): Fields {
   }
 }
 
+/** watched_ms / duration_ms are UInt32 columns: a bad value must not fail the whole insert. */
+function clampUInt32(ms: number): number {
+  return Math.min(0xffff_ffff, Math.max(0, Math.round(ms)));
+}
+
 export function eventsRow(event: DarkroomEvent, source: Source): EventsRow {
   return {
     event_id: event.event_id,
     type: event.type,
     ts: event.ts,
     actor_id: '',
-    topic: source.topic,
-    partition: source.partition,
-    offset: source.offset,
     target_user_id: '',
     post_id: '',
     story_id: '',
     comment_id: '',
-    hashtags: [],
     media_type: '',
-    username: null,
-    is_private: null,
+    hashtags: [],
+    text: '',
     watched_ms: 0,
     duration_ms: 0,
+    username: null,
+    is_private: null,
     expires_at: null,
+    topic: source.topic,
+    partition: source.partition,
+    offset: source.offset,
     ...fieldsOf(event),
   };
 }

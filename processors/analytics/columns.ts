@@ -1,8 +1,9 @@
 // The contract between the analytics processor (which builds rows) and the analytics sink (which
 // creates the table and its rollups): the columns of table `events`, name → ClickHouse type. One row
 // per event of every source topic; fields a type does not have hold the column's empty value ('' / 0 /
-// [] / NULL), so analysts filter by `type`. Free text (captions, comment text) is not copied: it is
-// large and personal, and analysts join on ids instead.
+// [] / NULL), so analysts filter by `type`. The sink adds its own bookkeeping columns (`processor`,
+// `inserted_at`); every other column of the table is listed here, and the sink's DDL can be built
+// from eventsColumnsSql().
 //
 // Values in a row are plain JSON: DateTime64 columns receive ms since epoch as a number (ClickHouse
 // reads an integer into DateTime64(3) as milliseconds), Bool receives true/false.
@@ -15,21 +16,25 @@ export const EVENTS_COLUMNS = {
   ts: "DateTime64(3, 'UTC')",
   /** The user who acted: follower, blocker, profile owner, author, liker/commenter/sharer, viewer. */
   actor_id: 'String',
-  topic: 'LowCardinality(String)',
-  partition: 'UInt16',
-  offset: 'UInt64',
   /** The user acted upon: followee (follow, unfollow), blocked user (block, unblock). */
   target_user_id: 'String',
   post_id: 'String',
   story_id: 'String',
   comment_id: 'String',
-  hashtags: 'Array(String)',
   media_type: 'LowCardinality(String)',
+  hashtags: 'Array(LowCardinality(String))',
+  /** Caption of a post, text of a comment. */
+  text: 'String',
+  watched_ms: 'UInt32',
+  duration_ms: 'UInt32',
+  /** profile_updated only. */
   username: 'Nullable(String)',
   is_private: 'Nullable(Bool)',
-  watched_ms: 'UInt64',
-  duration_ms: 'UInt64',
+  /** story_created only. */
   expires_at: "Nullable(DateTime64(3, 'UTC'))",
+  topic: 'LowCardinality(String)',
+  partition: 'UInt16',
+  offset: 'UInt64',
 } as const;
 
 export type EventsColumn = keyof typeof EVENTS_COLUMNS;
@@ -42,20 +47,21 @@ export type EventsRow = {
   type: string;
   ts: number;
   actor_id: string;
-  topic: string;
-  partition: number;
-  offset: number;
   target_user_id: string;
   post_id: string;
   story_id: string;
   comment_id: string;
-  hashtags: string[];
   media_type: string;
-  username: string | null;
-  is_private: boolean | null;
+  hashtags: string[];
+  text: string;
   watched_ms: number;
   duration_ms: number;
+  username: string | null;
+  is_private: boolean | null;
   expires_at: number | null;
+  topic: string;
+  partition: number;
+  offset: number;
 };
 
 /** The column list of a CREATE TABLE, names back-quoted (`offset` and `partition` are keywords). */

@@ -126,6 +126,7 @@ export class FeedManager {
 
   /** U unfollows A: all of A's posts leave U's feed. */
   private unfollow(s: FeedFanoutState, event: Unfollow, out: Effect[]): void {
+    if (event.follower_id === event.followee_id) return;
     const followee = s.users.intern(event.followee_id);
     const follower = s.users.intern(event.follower_id);
     const stamp = s.followers.stamp(followee, follower);

@@ -4,6 +4,11 @@
 // But the block must also cut B's side: X must stop following B (an edge held in B's partition), B's
 // posts must leave X's feed, and B's partition must refuse X's follows while the block stands. So X's
 // partition relays the block, keyed by B, and B's partition applies its half when the record comes back.
+//
+// Until it comes back (one micro-batch, typically milliseconds), B's posts still reach X and a follow
+// X → B is still accepted; the relayed block then removes both. The price of that rule: a follow made
+// after a block *and* its unblock, all within the relay delay, is also ended (B's partition cannot tell
+// it from a follow across the block, and the block is the safer side to err on).
 import type { TopicSpec } from '../../topics/types.ts';
 import type { Effect } from '../effects.ts';
 

@@ -31,10 +31,7 @@ export interface SeenState {
 function storyCreated(state: SeenState, event: StoryCreated): Effect[] {
   if (event.expires_at <= event.ts) return [];
   state.stories.set(event.story_id, { authorId: event.author_id, expiresAt: event.expires_at });
-  return [{
-    kind: 'zadd', key: activeStoriesKey(event.author_id), member: event.story_id,
-    score: event.expires_at, expiresAt: event.expires_at,
-  }];
+  return [{ kind: 'sadd', key: activeStoriesKey(event.author_id), member: event.story_id, expiresAt: event.expires_at }];
 }
 
 function storyViewed(state: SeenState, event: StoryViewed): Effect[] {

@@ -6,6 +6,8 @@ const MINUTE_MS = 60_000;
 export class MinuteWindow {
   private readonly minutes: number[] = [];
   private readonly counts: number[] = [];
+  /** Sum of `counts`, kept up to date so reading the window costs nothing. */
+  private total = 0;
 
   constructor(private readonly widthMinutes = 60) {}
 
@@ -13,6 +15,7 @@ export class MinuteWindow {
   add(ts: number, now: number): void {
     const minute = Math.floor(ts / MINUTE_MS);
     if (minute <= this.oldestKeptMinute(now) - 1) return;
+    this.total++;
     const last = this.minutes.length - 1;
     if (last >= 0 && this.minutes[last] === minute) {
       this.counts[last]++;
@@ -31,9 +34,7 @@ export class MinuteWindow {
   /** Uses in the `widthMinutes` minutes ending with the minute of `now`. */
   countAt(now: number): number {
     this.prune(now);
-    let total = 0;
-    for (const count of this.counts) total += count;
-    return total;
+    return this.total;
   }
 
   isEmptyAt(now: number): boolean {
@@ -48,7 +49,7 @@ export class MinuteWindow {
   private prune(now: number): void {
     const oldest = this.oldestKeptMinute(now);
     let drop = 0;
-    while (drop < this.minutes.length && this.minutes[drop] < oldest) drop++;
+    while (drop < this.minutes.length && this.minutes[drop] < oldest) this.total -= this.counts[drop++];
     if (drop) { this.minutes.splice(0, drop); this.counts.splice(0, drop); }
   }
 }

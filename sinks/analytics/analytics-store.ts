@@ -19,7 +19,8 @@ import type { Effect } from '../../processors/effects.ts';
 import type { Sink } from '../../processors/runtime.ts';
 import type { TopicPartitionOffset } from '../../topics/types.ts';
 import { SinkError, SinkUnavailableError, redactUrl } from '../errors.ts';
-import { EVENTS_DDL, EVENTS_TABLE, ROLLUPS, rollupViewDdl, type EventRow } from './schema.ts';
+import type { EventsRow } from '../../processors/analytics/columns.ts';
+import { EVENTS_DDL, EVENTS_TABLE, ROLLUPS, TIME_COLUMNS, rollupViewDdl } from './schema.ts';
 
 export type RowEffect = Extract<Effect, { kind: 'row' }>;
 
@@ -53,11 +54,11 @@ const tpKey = (topic: string, partition: number) => `${topic}:${partition}`;
 /** ClickHouse reads a decimal string of seconds into DateTime64(3) without guessing the unit. */
 const clickhouseTime = (ms: number) => (ms / 1000).toFixed(3);
 
-function checkRow(effect: RowEffect, processor: string): EventRow {
+function checkRow(effect: RowEffect, processor: string): EventsRow {
   if (effect.table !== EVENTS_TABLE) {
     throw new SinkError(`unknown analytics table "${effect.table}" in batch of ${processor} (known: ${EVENTS_TABLE})`);
   }
-  const row = effect.row as unknown as EventRow;
+  const row = effect.row as unknown as EventsRow;
   if (typeof row.topic !== 'string' || !Number.isInteger(row.partition) || !Number.isInteger(row.offset) || row.offset < 0) {
     throw new SinkError(`analytics row of ${processor} lacks its source (topic, partition, offset): ${JSON.stringify(effect.row).slice(0, 200)}`);
   }
@@ -144,7 +145,11 @@ export async function createAnalyticsStore(options: AnalyticsStoreOptions): Prom
         for (const r of fresh) {
           const rowDay = new Date(r.ts).toISOString().slice(0, 10);
           if (rowDay !== day) { await flush(); day = rowDay; }
-          chunk.push({ ...r, ts: clickhouseTime(r.ts), processor });
+          const values: Record<string, unknown> = { ...r, processor };
+          for (const column of TIME_COLUMNS) {
+            if (typeof values[column] === 'number') values[column] = clickhouseTime(values[column] as number);
+          }
+          chunk.push(values);
         }
         await flush();
       } catch (error) {

@@ -13,34 +13,28 @@
 //
 // Analyst queries (ANALYST_QUERIES below; `darkroom sql "<query>"` runs any of them read-only):
 //   top posts in the last hour, trending tags by hour, daily active users, reel completion.
-import type { DarkroomEvent } from '../../schemas/events.ts';
+import { EVENTS_COLUMNS, EVENTS_TABLE, eventsColumnsSql } from '../../processors/analytics/columns.ts';
 
-export const EVENTS_TABLE = 'events';
+export { EVENTS_TABLE };
 
+/**
+ * The columns are the analytics processor's contract (processors/analytics/columns.ts); the sink adds
+ * its bookkeeping (`processor`, `inserted_at`) and the resume-point projection.
+ */
 export const EVENTS_DDL = `
 CREATE TABLE IF NOT EXISTS events (
-  event_id       String,
-  type           LowCardinality(String),
-  ts             DateTime64(3, 'UTC'),
-  actor_id       String COMMENT 'who acted: follower, blocker, liker, author, viewer',
-  target_user_id String COMMENT 'followee or blocked user (social graph events)',
-  post_id        String,
-  story_id       String,
-  comment_id     String,
-  media_type     LowCardinality(String),
-  hashtags       Array(LowCardinality(String)),
-  text           String COMMENT 'caption or comment text',
-  watched_ms     UInt32,
-  duration_ms    UInt32,
-  processor      LowCardinality(String),
-  topic          LowCardinality(String),
-  partition      UInt16,
-  offset         UInt64,
-  inserted_at    DateTime64(3, 'UTC') DEFAULT now64(3),
+  ${eventsColumnsSql()},
+  \`processor\` LowCardinality(String),
+  \`inserted_at\` DateTime64(3, 'UTC') DEFAULT now64(3),
   PROJECTION resume_point (SELECT processor, topic, partition, max(offset) GROUP BY processor, topic, partition)
 ) ENGINE = MergeTree
 PARTITION BY toDate(ts)
 ORDER BY (type, toStartOfHour(ts), post_id, ts)`;
+
+/** Columns that hold a time: rows carry ms since epoch, ClickHouse gets decimal seconds (no unit guessing). */
+export const TIME_COLUMNS = Object.entries(EVENTS_COLUMNS)
+  .filter(([, type]) => type.includes('DateTime64'))
+  .map(([name]) => name);
 
 interface Rollup { table: string; ddl: string; select: string }
 
@@ -120,45 +114,3 @@ FROM events
 WHERE type = 'reel_watched' AND duration_ms > 0 AND ts >= now() - INTERVAL 1 DAY
 GROUP BY post_id ORDER BY watches DESC, post_id LIMIT 20`,
 } as const;
-
-/** Where a row came from: the exactly-once key. */
-export interface RowSource { topic: string; partition: number; offset: number }
-
-export interface EventRow {
-  event_id: string; type: string; ts: number; actor_id: string; target_user_id: string; post_id: string;
-  story_id: string; comment_id: string; media_type: string; hashtags: string[]; text: string;
-  watched_ms: number; duration_ms: number; topic: string; partition: number; offset: number;
-}
-
-/** The `events` row of an event; the analytics processor emits it as a `row` effect. */
-export function eventRow(event: DarkroomEvent, source: RowSource): EventRow {
-  const row: EventRow = {
-    event_id: event.event_id, type: event.type, ts: event.ts, actor_id: '', target_user_id: '', post_id: '',
-    story_id: '', comment_id: '', media_type: '', hashtags: [], text: '', watched_ms: 0, duration_ms: 0,
-    topic: source.topic, partition: source.partition, offset: source.offset,
-  };
-  switch (event.type) {
-    case 'follow': case 'unfollow':
-      return { ...row, actor_id: event.follower_id, target_user_id: event.followee_id };
-    case 'block': case 'unblock':
-      return { ...row, actor_id: event.blocker_id, target_user_id: event.blocked_id };
-    case 'profile_updated':
-      return { ...row, actor_id: event.user_id };
-    case 'post_created':
-      return { ...row, actor_id: event.author_id, post_id: event.post_id, media_type: event.media_type, hashtags: event.hashtags, text: event.caption };
-    case 'post_deleted':
-      return { ...row, actor_id: event.author_id, post_id: event.post_id };
-    case 'like': case 'unlike': case 'share':
-      return { ...row, actor_id: event.user_id, post_id: event.post_id };
-    case 'comment':
-      return { ...row, actor_id: event.user_id, post_id: event.post_id, comment_id: event.comment_id, text: event.text };
-    case 'post_seen':
-      return { ...row, actor_id: event.viewer_id, post_id: event.post_id };
-    case 'story_created':
-      return { ...row, actor_id: event.author_id, story_id: event.story_id };
-    case 'story_viewed':
-      return { ...row, actor_id: event.viewer_id, story_id: event.story_id };
-    case 'reel_watched':
-      return { ...row, actor_id: event.viewer_id, post_id: event.post_id, watched_ms: event.watched_ms, duration_ms: event.duration_ms };
-  }
-}

@@ -7,16 +7,20 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DarkroomEvent } from '../../schemas/events.ts';
 import { createAnalyticsStore, type AnalyticsStore, type RowEffect } from '../../sinks/analytics/analytics-store.ts';
-import { ANALYST_QUERIES, eventRow } from '../../sinks/analytics/schema.ts';
+import { eventsRow } from '../../processors/analytics/analytics.ts';
+import { ANALYST_QUERIES } from '../../sinks/analytics/schema.ts';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-analytics-'));
 let store: AnalyticsStore;
 let offset = 0;
 const now = Date.now();
 
-function row(event: Omit<DarkroomEvent, 'event_id' | 'ts'> & { ts?: number }, topic = 'engagement', partition = 0, at = offset++): RowEffect {
+/** An event without id and time (filled in), any type. */
+type EventInput = DarkroomEvent extends infer E ? E extends DarkroomEvent ? Omit<E, 'event_id' | 'ts'> & { ts?: number } : never : never;
+
+function row(event: EventInput, topic = 'engagement', partition = 0, at = offset++): RowEffect {
   const full = { event_id: `e-${topic}-${partition}-${at}`, ts: now, ...event } as DarkroomEvent;
-  return { kind: 'row', table: 'events', row: eventRow(full, { topic, partition, offset: at }) as unknown as Record<string, unknown> };
+  return { kind: 'row', table: 'events', row: eventsRow(full, { topic, partition, offset: at }) };
 }
 
 beforeAll(async () => { store = await createAnalyticsStore({ dataDir }); });
@@ -47,8 +51,9 @@ describe('analytics store on chDB', () => {
 
   it('keeps event time to the millisecond', async () => {
     const ts = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
-    await store.applyBatch({ processor: 'clock', rows: [row({ type: 'post_seen', viewer_id: 'v', post_id: 'px', ts }, 'engagement', 0, 0)] });
-    expect(await store.query("SELECT toUnixTimestamp64Milli(ts) AS ms FROM events WHERE processor = 'clock'")).toEqual([{ ms: ts }]);
+    await store.applyBatch({ processor: 'clock', rows: [row({ type: 'story_created', story_id: 's', author_id: 'a', expires_at: ts + 86_400_123, ts }, 'stories', 0, 0)] });
+    expect(await store.query("SELECT toUnixTimestamp64Milli(ts) AS ms, toUnixTimestamp64Milli(expires_at) AS exp FROM events WHERE processor = 'clock'"))
+      .toEqual([{ ms: ts, exp: ts + 86_400_123 }]);
   });
 
   it('resumes from the data after a restart, and a batch across midnight lands whole', async () => {

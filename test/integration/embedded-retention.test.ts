@@ -22,7 +22,8 @@ describe('embedded log retention', () => {
     let now = T0;
     const backend = createEmbeddedBackend({ dataDir: path.join(dataDir, 'age'), retentionCheckMs: 0, now: () => now });
     await backend.ensureTopics([spec('age', 1_000, -1)]);
-    await backend.produce('age', Array.from({ length: 10 }, (_, i) => ({ key: 'k', value: Buffer.from(String(i)), timestamp: T0 + i * 1_000 })));
+    // One produce per record: retention removes whole stored batches, as Kafka removes whole segments.
+    for (let i = 0; i < 10; i++) await backend.produce('age', [{ key: 'k', value: Buffer.from(String(i)), timestamp: T0 + i * 1_000 }]);
     await backend.commit('behind', [{ topic: 'age', partition: 0, offset: 2 }]);
 
     now = T0 + 5_500; // cutoff T0 + 4_500: records 0..4 are too old
@@ -48,10 +49,11 @@ describe('embedded log retention', () => {
 
   it('keeps each partition under retentionBytes, triggered by produce itself', async () => {
     const backend = createEmbeddedBackend({ dataDir: path.join(dataDir, 'size'), retentionCheckMs: 0 });
-    // 13-byte header + 1-byte key + 86-byte value = 100 stored bytes per record.
+    // A batch of one: 13-byte batch header + 16-byte record header + 1-byte key + 70-byte value = 100 bytes.
     await backend.ensureTopics([spec('size', -1, 1_000, 2)]);
-    await backend.produce('size', Array.from({ length: 25 }, () => ({ key: 'k', value: Buffer.alloc(86), partition: 0 })));
-    await backend.produce('size', Array.from({ length: 3 }, () => ({ key: 'k', value: Buffer.alloc(86), partition: 1 })));
+    const one = (partition: number) => [{ key: 'k', value: Buffer.alloc(70), partition }];
+    await Promise.all(Array.from({ length: 25 }, () => backend.produce('size', one(0))));
+    await Promise.all(Array.from({ length: 3 }, () => backend.produce('size', one(1))));
     const deadline = Date.now() + 5_000;
     while ((await backend.startOffsets('size'))[0].offset === 0 && Date.now() < deadline) await sleep(5);
     expect((await backend.startOffsets('size')).map((o) => o.offset)).toEqual([15, 0]);
@@ -63,7 +65,8 @@ describe('embedded log retention', () => {
     let now = T0;
     const backend = createEmbeddedBackend({ dataDir: path.join(dataDir, 'sweep'), retentionCheckMs: 20, now: () => now });
     await backend.ensureTopics([spec('sweep', 60_000, -1)]);
-    await backend.produce('sweep', Array.from({ length: 2_500 }, (_, i) => ({ key: 'k', value: Buffer.from(String(i)), timestamp: T0 })));
+    // 2,500 stored batches: more than one retention transaction deletes (RETENTION_CHUNK).
+    await Promise.all(Array.from({ length: 2_500 }, (_, i) => backend.produce('sweep', [{ key: 'k', value: Buffer.from(String(i)), timestamp: T0 }])));
     await backend.produce('sweep', [{ key: 'k', value: Buffer.from('young'), timestamp: T0 + 120_000 }]);
     now = T0 + 100_000;
     const deadline = Date.now() + 5_000;

@@ -60,7 +60,8 @@ describe('analytics processor', () => {
   it("flattens each type's fields onto the columns", () => {
     expect(rowOf(EXAMPLES.follow.event).target_user_id).toBe('u2');
     expect(rowOf(EXAMPLES.block.event).target_user_id).toBe('u4');
-    expect(rowOf(EXAMPLES.post_created.event)).toMatchObject({ post_id: 'p1', media_type: 'reel', hashtags: ['a', 'b'] });
+    expect(rowOf(EXAMPLES.post_created.event)).toMatchObject({ post_id: 'p1', media_type: 'reel', hashtags: ['a', 'b'], text: 'hi' });
+    expect(rowOf(EXAMPLES.comment.event).text).toBe('wow');
     expect(rowOf(EXAMPLES.reel_watched.event)).toMatchObject({ post_id: 'p1', watched_ms: 4000, duration_ms: 5000 });
     expect(rowOf(EXAMPLES.profile_updated.event)).toMatchObject({ username: 'ann', is_private: true });
     expect(rowOf(EXAMPLES.story_created.event)).toMatchObject({ story_id: 's1', expires_at: ts + 86_400_000 });

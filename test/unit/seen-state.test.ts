@@ -23,7 +23,7 @@ function run(events: DarkroomEvent[]): { state: SeenState; effects: ReturnType<R
 describe('seen-state', () => {
   it("an active story joins its author's stories until it expires", () => {
     const { effects } = run([created('s1', 'ann', T0, T0 + 24 * HOUR)]);
-    expect(effects).toEqual([{ kind: 'zadd', key: activeStoriesKey('ann'), member: 's1', score: T0 + 24 * HOUR, expiresAt: T0 + 24 * HOUR }]);
+    expect(effects).toEqual([{ kind: 'sadd', key: activeStoriesKey('ann'), member: 's1', expiresAt: T0 + 24 * HOUR }]);
   });
 
   it('a story already expired when created is ignored', () => {

@@ -18,9 +18,9 @@ function run(options: SimulationOptions, events: number): { world: DarkroomEvent
 }
 
 // One long run shared by the read-only checks below (generation is fast; checking is the cost).
-const { world: WORLD, stream: STREAM } = run(BASE, 300_000);
+const { world: WORLD, stream: STREAM } = run(BASE, 200_000);
 
-describe('determinism', () => {
+describe('determinism', { timeout: 20_000 }, () => {
   it('gives byte-identical events for the same seed', () => {
     const a = run(BASE, 20_000);
     const b = run(BASE, 20_000);
@@ -34,7 +34,8 @@ describe('determinism', () => {
     const follows = (events: DarkroomEvent[]) => JSON.stringify(events.filter((e) => e.type === 'follow').map((e) => [e.follower_id, e.followee_id]));
     expect(follows(b.world)).not.toBe(follows(a.world));
     expect(b.stream.map((e) => e.type).join()).not.toBe(a.stream.map((e) => e.type).join());
-    expect(new Set(b.stream.map((e) => e.event_id)).isDisjointFrom(new Set(a.stream.map((e) => e.event_id)))).toBe(true);
+    const idsOfA = new Set(a.stream.map((e) => e.event_id));
+    expect(b.stream.some((e) => idsOfA.has(e.event_id))).toBe(false);
   });
 
   it('streams the same traffic whether or not the bootstrap was consumed, and in any batch sizes', () => {
@@ -64,7 +65,7 @@ describe('options', () => {
   });
 });
 
-describe('every event is valid against the catalog', () => {
+describe('every event is valid against the catalog', { timeout: 20_000 }, () => {
   it('passes the ingest validation unchanged (nothing left to fill in)', () => {
     const sample = [...WORLD.slice(0, 20_000), ...STREAM.slice(0, 60_000)];
     for (let i = 0; i < sample.length; i += 10_000) {
@@ -80,24 +81,29 @@ describe('every event is valid against the catalog', () => {
     const ids = new Set(['follower_id', 'followee_id', 'blocker_id', 'blocked_id', 'user_id', 'post_id', 'author_id', 'comment_id', 'viewer_id', 'story_id']);
     const seenTypes = new Set<string>();
     const eventIds = new Set<string>();
+    const problems: string[] = [];
+    const check = (ok: boolean, what: string, event: DarkroomEvent) => {
+      if (!ok && problems.length < 10) problems.push(`${what}: ${JSON.stringify(event)}`);
+    };
     for (const event of [...WORLD, ...STREAM]) {
       seenTypes.add(event.type);
-      expect(event.event_id).toMatch(uuid);
+      check(uuid.test(event.event_id), 'event_id is not a UUID', event);
       eventIds.add(event.event_id);
-      expect(Number.isSafeInteger(event.ts)).toBe(true);
+      check(Number.isSafeInteger(event.ts), 'ts is not an integer', event);
       for (const [field, value] of Object.entries(event)) {
-        expect(value, `${event.type}.${field}`).not.toBeUndefined();
-        if (ids.has(field)) expect(typeof value === 'string' && value.length > 0 && value.length <= 64, `${field}=${value}`).toBe(true);
+        check(value !== undefined, `${field} is undefined`, event);
+        if (ids.has(field)) check(typeof value === 'string' && value.length > 0 && value.length <= 64, `${field} is not a short id`, event);
       }
       if (event.type === 'post_created') {
-        expect(MEDIA_TYPES).toContain(event.media_type);
-        expect(event.caption.length).toBeLessThanOrEqual(2200);
+        check(MEDIA_TYPES.includes(event.media_type), 'unknown media type', event);
+        check(event.caption.length <= 2200, 'caption too long', event);
         // The hashtags field says what the caption says, so ingest's extraction would agree.
-        expect(event.hashtags).toEqual(extractHashtags(event.caption));
-        expect(event.hashtags.length).toBeLessThanOrEqual(30);
+        check(JSON.stringify(event.hashtags) === JSON.stringify(extractHashtags(event.caption)), 'hashtags differ from caption', event);
+        check(event.hashtags.length <= 30, 'too many hashtags', event);
       }
-      if (event.type === 'profile_updated') expect(typeof event.username === 'string' && typeof event.is_private === 'boolean').toBe(true);
+      if (event.type === 'profile_updated') check(typeof event.username === 'string' && typeof event.is_private === 'boolean', 'bad profile', event);
     }
+    expect(problems).toEqual([]);
     expect(eventIds.size).toBe(WORLD.length + STREAM.length);
     expect([...seenTypes].sort()).toEqual([...EVENT_TYPES].sort());
   });
@@ -105,13 +111,13 @@ describe('every event is valid against the catalog', () => {
   it('advances event time at the requested rate, never backwards', () => {
     for (let i = 1; i < STREAM.length; i++) if (STREAM[i].ts < STREAM[i - 1].ts) throw new Error(`ts went back at ${i}`);
     const seconds = (STREAM.at(-1)!.ts - START) / 1000;
-    expect(seconds).toBeGreaterThan(300 * 0.97);
-    expect(seconds).toBeLessThan(300 * 1.03);
+    expect(seconds).toBeGreaterThan(200 * 0.97);
+    expect(seconds).toBeLessThan(200 * 1.03);
     expect(WORLD.every((e) => e.ts === START)).toBe(true);
   });
 });
 
-describe('the world', () => {
+describe('the world', { timeout: 20_000 }, () => {
   it('has one profile per user, some of them private', () => {
     const profiles = WORLD.filter((e) => e.type === 'profile_updated');
     expect(profiles).toHaveLength(BASE.users);
@@ -144,7 +150,7 @@ describe('the world', () => {
   });
 });
 
-describe('the stream', () => {
+describe('the stream', { timeout: 20_000 }, () => {
   it('has the advertised mix: mostly views and likes, a few posts, rare deletions and blocks', () => {
     const share = (type: string) => STREAM.filter((e) => e.type === type).length / STREAM.length;
     expect(share('post_seen')).toBeGreaterThan(0.35);
@@ -269,7 +275,9 @@ describe('the stream', () => {
     while (perPost.length < created.size) perPost.push(0);
     const total = perPost.reduce((a, b) => a + b, 0);
     const topOnePercent = perPost.slice(0, Math.ceil(created.size / 100)).reduce((a, b) => a + b, 0);
-    expect(topOnePercent / total).toBeGreaterThan(0.1);
+    // Uniform engagement would give the top 1% of posts about 2-3% of the likes.
+    expect(topOnePercent / total).toBeGreaterThan(0.08);
+    expect(perPost[0]).toBeGreaterThan(30 * perPost[perPost.length >> 1]);
   });
 
   it('has hashtags with a Zipf-like head and long tail', () => {
@@ -287,9 +295,9 @@ describe('the stream', () => {
     const reported = sim.bursts();
     expect(reported.length).toBeGreaterThanOrEqual(1);
     const posts = stream.filter((e) => e.type === 'post_created');
-    const firstTagUse = new Map<string, number>();
-    for (const post of posts) for (const tag of post.hashtags) if (!firstTagUse.has(tag)) firstTagUse.set(tag, post.ts);
-    for (const burst of reported.filter((b) => b.endTs <= stream.at(-1)!.ts)) {
+    const finished = reported.filter((b) => b.endTs + 60_000 <= stream.at(-1)!.ts);
+    expect(finished.length).toBeGreaterThanOrEqual(1);
+    for (const burst of finished) {
       const during = posts.filter((p) => p.ts >= burst.startTs && p.ts < burst.endTs);
       const outside = posts.filter((p) => p.ts < burst.startTs || p.ts >= burst.endTs + 60_000);
       const share = (list: typeof posts) => list.filter((p) => p.hashtags.includes(burst.tag)).length / Math.max(1, list.length);
@@ -315,12 +323,13 @@ describe('the stream', () => {
   });
 
   it('keeps its memory bounded over a long run', () => {
-    const sim = createSimulation({ ...BASE, users: 2_000, recentPosts: 1_000 });
-    for (let i = 0; i < 100; i++) sim.next(10_000);
+    // A window of 200 posts is left behind about every 7k events: 400k events turn it over ~60 times.
+    const sim = createSimulation({ ...BASE, users: 1_000, recentPosts: 200 });
+    for (let i = 0; i < 40; i++) sim.next(10_000);
     const stats = sim.stats();
-    expect(stats.events).toBe(1_000_000);
-    expect(stats.likesTracked).toBeLessThanOrEqual(10_000);
-    expect(stats.activeBlocks).toBeLessThanOrEqual(2_000);
-    expect(stats.byType.like).toBeGreaterThan(100_000); // likes keep flowing once the ledger is full
+    expect(stats.events).toBe(400_000);
+    expect(stats.likesTracked).toBeLessThanOrEqual(2_000);
+    expect(stats.activeBlocks).toBeLessThanOrEqual(1_000);
+    expect(stats.byType.like / stats.events).toBeGreaterThan(0.1); // likes keep flowing once the ledger is full
   });
 });

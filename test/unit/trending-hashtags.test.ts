@@ -6,6 +6,7 @@ import {
   TRENDING_REPARTITION_TOPIC, TrendingConfigError, createTrending, mergePartitionTops, trendingTopKey, trendingUsesKey,
   type HashtagUse, type ScoreState,
 } from '../../processors/trending-hashtags/index.ts';
+import { MinuteWindow } from '../../processors/trending-hashtags/minute-window.ts';
 import { LazyTopK, type Ranked } from '../../processors/trending-hashtags/ranking.ts';
 import type { DarkroomEvent } from '../../schemas/events.ts';
 
@@ -105,6 +106,11 @@ describe('trending stage 2: score', () => {
     const second = score(uses);
     expect(second.effects).toEqual(first.effects);
     expect(second.rank()).toEqual(first.rank());
+    // Uses of the same instant arrive in any order from the 8 source partitions.
+    const shuffled = score([...uses].reverse());
+    const top = (run: typeof first) => run.trending.score.topAt(run.state);
+    expect(top(shuffled).map((t) => t.tag)).toEqual(top(first).map((t) => t.tag));
+    top(shuffled).forEach((t, i) => expect(t.score).toBeCloseTo(top(first)[i].score, 9));
   });
 
   it('publishes each partition top at most once per event-time second', () => {
@@ -157,6 +163,22 @@ describe('trending building blocks', () => {
     sum = decay.add(sum, T0 + 2 * HOUR, 3);
     // at T0+3h: 1 * 2^-2 + 3 * 2^-1
     expect(decay.valueAt(sum, T0 + 3 * HOUR)).toBeCloseTo(0.25 + 1.5, 12);
+  });
+
+  it('the minute window counts exactly the uses of the last 60 minutes, late ones included', () => {
+    fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 300 * MIN }), { maxLength: 300 }), (times) => {
+      const window = new MinuteWindow(60);
+      let now = -Infinity;
+      const kept: number[] = [];
+      for (const ts of times) {
+        now = Math.max(now, ts);
+        const oldest = Math.floor(now / MIN) - 59;
+        if (Math.floor(ts / MIN) >= oldest) kept.push(ts);
+        window.add(ts, now);
+        const expected = kept.filter((t) => Math.floor(t / MIN) >= oldest).length;
+        expect(window.countAt(now)).toBe(expected);
+      }
+    }));
   });
 
   it('lazy top-K equals ranking every entry at now, for scores that fall over time', () => {

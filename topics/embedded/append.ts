@@ -5,7 +5,7 @@
 import type { ProduceRecord, TopicPartitionOffset } from '../types.ts';
 import { partitionFor } from '../partitioner.ts';
 import { EmbeddedLogError } from './errors.ts';
-import { encodeRecord, recordKey } from './record-format.ts';
+import { batchKey, encodeBatch, MAX_BATCH_RECORDS, type EncodableRecord } from './record-format.ts';
 import { partitionState, type LogStore, type PartitionState, type StoredTopic } from './store.ts';
 
 export interface AppendResult {
@@ -23,34 +23,52 @@ export class Appender {
 
   async append(topic: StoredTopic, records: ProduceRecord[], now: number): Promise<AppendResult> {
     const { id, spec } = topic;
-    // Everything that can fail is checked before the transaction: a callback that threw halfway
-    // would still commit its earlier puts together with other callers' writes.
-    const partitions = records.map((record) => this.choosePartition(spec.name, spec.partitions, record));
-    const encoded = records.map((record) => {
+    // Everything that can fail is checked and encoded before the transaction: a callback that threw
+    // halfway would still commit its earlier puts together with other callers' writes.
+    const partitionOf = new Array<number>(records.length);
+    const byPartition = new Map<number, EncodableRecord[]>();
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i];
       const timestamp = record.timestamp ?? now;
       if (!Number.isFinite(timestamp)) throw new EmbeddedLogError(`record timestamp must be a number of ms, got ${timestamp}`);
       if (!(record.value instanceof Uint8Array)) throw new EmbeddedLogError(`record value must be a Buffer (topic "${spec.name}")`);
-      return encodeRecord(record.key ?? null, timestamp, Buffer.isBuffer(record.value) ? record.value : Buffer.from(record.value));
+      const partition = (partitionOf[i] = this.choosePartition(spec.name, spec.partitions, record));
+      let list = byPartition.get(partition);
+      if (!list) byPartition.set(partition, (list = []));
+      list.push({ key: record.key ?? null, timestamp, value: Buffer.isBuffer(record.value) ? record.value : Buffer.from(record.value) });
+    }
+    const batches = [...byPartition].flatMap(([partition, list]) => {
+      const chunks: { partition: number; count: number; encoded: Buffer }[] = [];
+      for (let i = 0; i < list.length; i += MAX_BATCH_RECORDS) {
+        const chunk = list.slice(i, i + MAX_BATCH_RECORDS);
+        chunks.push({ partition, count: chunk.length, encoded: encodeBatch(chunk) });
+      }
+      return chunks;
     });
 
-    const touched = await this.store.records.transaction(() => {
+    const { states, bases } = await this.store.records.transaction(() => {
       const states = new Map<number, PartitionState>();
-      const offsets = new Array<number>(records.length);
-      for (let i = 0; i < records.length; i++) {
-        const partition = partitions[i];
+      const bases = new Map<number, number>();
+      for (const { partition, count, encoded } of batches) {
         let state = states.get(partition);
-        if (!state) states.set(partition, (state = { ...partitionState(this.store, id, partition) }));
-        offsets[i] = state.next++;
-        state.bytes += encoded[i].length;
-        this.store.records.putSync(recordKey(id, partition, offsets[i]), encoded[i]);
+        if (!state) {
+          states.set(partition, (state = { ...partitionState(this.store, id, partition) }));
+          bases.set(partition, state.next);
+        }
+        this.store.records.putSync(batchKey(id, partition, state.next), encoded);
+        state.next += count;
+        state.bytes += encoded.length;
       }
       for (const [partition, state] of states) this.store.partitions.putSync([id, partition], state);
-      return { states, offsets };
+      return { states, bases };
     });
-    return {
-      offsets: touched.offsets.map((offset, i) => ({ topic: spec.name, partition: partitions[i], offset })),
-      touched: touched.states,
-    };
+    // Records of a partition got consecutive offsets from its base, in the order given.
+    const offsets = partitionOf.map((partition) => {
+      const offset = bases.get(partition)!;
+      bases.set(partition, offset + 1);
+      return { topic: spec.name, partition, offset };
+    });
+    return { offsets, touched: states };
   }
 
   private choosePartition(topic: string, count: number, record: ProduceRecord): number {

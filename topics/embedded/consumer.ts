@@ -60,12 +60,12 @@ export class EmbeddedConsumer implements Consumer {
   /** Resolves once the partitions are assigned and their loops started (not when consuming ends). */
   async run({ eachBatch, onAssigned, onRevoked }: RunOptions): Promise<void> {
     if (this.state !== 'new') throw new EmbeddedLogError(`consumer of group "${this.options.groupId}" was already run; create a new one`);
-    this.state = 'running';
-    this.revoke = onRevoked;
     const { store, directory } = this.host;
     const wanted = this.options.partitions && new Set(this.options.partitions);
     const owned = this.options.topics.map((name) => directory.get(name)).flatMap((topic) =>
       partitionsOf(topic).filter((p) => !wanted || wanted.has(p)).map((partition) => ({ topic, partition })));
+    this.state = 'running';
+    this.revoke = onRevoked;
 
     const overrides = new Map<string, number>();
     for (const { topic, partition, offset } of (await onAssigned?.(owned.map(asTopicPartition))) ?? []) {

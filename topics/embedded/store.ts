@@ -1,6 +1,6 @@
 // The LMDB environment under <dataDir>/log/ and its four databases. Everything that must survive a
 // crash lives here, in one environment, so a produce and its partition bookkeeping commit together:
-//   records      [topic id, partition, offset] -> record            (see record-format.ts)
+//   records      [topic id, partition, base offset] -> record batch (see record-format.ts)
 //   topics       name -> { id, spec }                                (other processes see the topics)
 //   partitions   [topic id, partition] -> { start, next, bytes }     (offsets survive retention)
 //   group-offsets [group, topic, partition] -> next offset to read

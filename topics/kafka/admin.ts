@@ -13,6 +13,8 @@ export function topicConfig(spec: TopicSpec): { name: string; value: string }[] 
   ];
 }
 
+const ADMIN_ATTEMPTS = 6;
+
 export class KafkaTopicAdmin {
   private admin: Admin | undefined;
   private connecting: Promise<Admin> | undefined;
@@ -35,16 +37,25 @@ export class KafkaTopicAdmin {
     return this.connecting;
   }
 
-  private async call<T>(doing: string, action: (admin: Admin) => Promise<T>): Promise<T> {
+  /** Runs an admin request; `topics` name the topics it is about, for a clear unknown-topic error. */
+  private async call<T>(doing: string, action: (admin: Admin) => Promise<T>, topics: string[] = []): Promise<T> {
     const admin = await this.connected();
-    try {
-      return await action(admin);
-    } catch (error) {
-      if ((error as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION') {
-        const topic = /topic[ "]+([^ "]+)/i.exec((error as Error).message)?.[1];
-        throw new UnknownKafkaTopicError(topic ?? '?');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await action(admin);
+      } catch (error) {
+        const { type, retriable, name } = error as { type?: string; retriable?: boolean; name?: string };
+        if (type === 'UNKNOWN_TOPIC_OR_PARTITION' && topics.length > 0) {
+          throw new UnknownKafkaTopicError(topics.join('", "'));
+        }
+        // Right after a topic is created, metadata can lag for a moment (NOT_LEADER_FOR_PARTITION,
+        // LEADER_NOT_AVAILABLE); some admin calls of kafkajs do not retry those themselves.
+        if (retriable && name === 'KafkaJSProtocolError' && attempt < ADMIN_ATTEMPTS) {
+          await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+          continue;
+        }
+        throw translateKafkaError(error, this.brokers, doing);
       }
-      throw translateKafkaError(error, this.brokers, doing);
     }
   }
 
@@ -76,7 +87,7 @@ export class KafkaTopicAdmin {
   }
 
   private async fetchPartitionCounts(topics: string[]): Promise<Map<string, number>> {
-    const { topics: metadata } = await this.call('read topic metadata', (admin) => admin.fetchTopicMetadata({ topics }));
+    const { topics: metadata } = await this.call('read topic metadata', (admin) => admin.fetchTopicMetadata({ topics }), topics);
     for (const { name, partitions } of metadata) this.partitionCounts.set(name, partitions.length);
     for (const topic of topics) if (!this.partitionCounts.has(topic)) throw new UnknownKafkaTopicError(topic);
     return this.partitionCounts;
@@ -84,7 +95,7 @@ export class KafkaTopicAdmin {
 
   /** Low and high watermark per partition, ordered by partition. */
   async watermarks(topic: string): Promise<{ partition: number; low: number; high: number }[]> {
-    const offsets = await this.call(`read offsets of "${topic}"`, (admin) => admin.fetchTopicOffsets(topic));
+    const offsets = await this.call(`read offsets of "${topic}"`, (admin) => admin.fetchTopicOffsets(topic), [topic]);
     return offsets
       .map(({ partition, low, high }) => ({ partition, low: Number(low), high: Number(high) }))
       .sort((a, b) => a.partition - b.partition);
@@ -100,7 +111,7 @@ export class KafkaTopicAdmin {
 
   /** Every partition of the topics, in the order asked; -1 where the group never committed. */
   async committed(groupId: string, topics: string[]): Promise<TopicPartitionOffset[]> {
-    const result = await this.call(`read offsets of group "${groupId}"`, (admin) => admin.fetchOffsets({ groupId, topics }));
+    const result = await this.call(`read offsets of group "${groupId}"`, (admin) => admin.fetchOffsets({ groupId, topics }), topics);
     return topics.flatMap((topic) => {
       const partitions = result.find((t) => t.topic === topic)?.partitions ?? [];
       return partitions

@@ -29,6 +29,9 @@ export function createKafkaClient(options: KafkaClientOptions): Kafka {
     logLevel: logLevel.ERROR,
     logCreator: () => ({ namespace, log: entry }: LogEntry) => {
       const { message, error } = entry as { message: string; error?: string };
+      // Every error response is logged by the connection and also thrown to the caller, who knows
+      // whether it matters ("topic already exists" is the normal case of an idempotent create).
+      if (namespace === 'Connection' && message.startsWith('Response ')) return;
       log(`kafkajs ${namespace}: ${message}${error && !message.includes(error) ? `: ${error}` : ''}`);
     },
   };

@@ -88,10 +88,7 @@ export class KafkaGroupConsumer implements Consumer {
       this.assigned = Object.entries(payload.memberAssignment)
         .flatMap(([topic, partitions]) => partitions.map((partition) => ({ topic, partition })));
       this.positions.clear();
-      const before = this.assignmentReady;
-      this.assignmentReady = before.then(() => this.assign(previous, onAssigned, onRevoked)).catch((error) => {
-        this.host.reportError(`kafka: onAssigned of group "${this.options.groupId}" failed: ${(error as Error)?.message ?? error}`);
-      });
+      this.assignmentReady = this.assignmentReady.then(() => this.assignUntilDone(previous, onAssigned, onRevoked));
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (this.state === 'running') {
@@ -117,6 +114,24 @@ export class KafkaGroupConsumer implements Consumer {
       throw translateKafkaError(error, brokers, `join group "${this.options.groupId}"`);
     }
     await this.assignmentReady;
+  }
+
+  /**
+   * Nothing of an assignment may be delivered before onAssigned said where to resume, or a processor
+   * would re-apply records its sink already holds: a failing onAssigned is retried, not skipped.
+   */
+  private async assignUntilDone(previous: TopicPartition[], onAssigned: RunOptions['onAssigned'], onRevoked: RunOptions['onRevoked']) {
+    for (let failures = 1; this.state === 'running'; failures++) {
+      try {
+        await this.assign(previous, onAssigned, onRevoked);
+        return;
+      } catch (error) {
+        const backoff = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(failures - 1, 10));
+        this.host.reportError(`kafka: assigning partitions of group "${this.options.groupId}" failed (attempt ${failures}, retrying in ${backoff} ms): ${(error as Error)?.message ?? error}`);
+        await new Promise((resolve) => setTimeout(resolve, backoff));
+        previous = []; // onRevoked already ran, or failed and is not repeated
+      }
+    }
   }
 
   private async assign(previous: TopicPartition[], onAssigned: RunOptions['onAssigned'], onRevoked: RunOptions['onRevoked']) {

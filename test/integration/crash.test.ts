@@ -1,0 +1,81 @@
+// Crash test: SIGKILL the processing process at random moments during a 100,000-event run, restart it,
+// and the final views equal those of an uninterrupted run exactly.
+import { spawn } from 'node:child_process';
+import { cpSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createSimulation } from '../../simulator/index.ts';
+import { startTestPlatform } from '../helpers/platform.ts';
+import { snapshotViews } from '../helpers/snapshot.ts';
+import { tempDataDir } from '../helpers/tmp.ts';
+
+const EVENTS = 100_000;
+const USERS = 2_000;
+const PARTITIONS = 4;
+const root = tempDataDir('darkroom-crash-');
+const live = path.join(root.dir, 'crashed');
+const reference = path.join(root.dir, 'reference');
+afterAll(() => root.remove());
+
+const FIXTURE = path.resolve(import.meta.dirname, '../fixtures/run-pipeline.ts');
+
+/** Runs the pipeline child; resolves when it finished (done) or was killed after `killAfterMs`. */
+function runChild(dataDir: string, killAfterMs?: number): Promise<'done' | 'killed'> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let done = false;
+    child.stdout.on('data', (chunk: Buffer) => { if (chunk.toString().includes('"done"')) done = true; });
+    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (signal === 'SIGKILL') resolve(done ? 'done' : 'killed');
+      else if (code === 0 && done) resolve('done');
+      else reject(new Error(`pipeline child exited with ${code ?? signal}`));
+    });
+  });
+}
+
+describe('crash test', () => {
+  it(`SIGKILL at random moments during a ${EVENTS}-event run gives exactly the views of an uninterrupted run`, async () => {
+    const writer = await startTestPlatform({ mode: 'embedded', dataDir: live, startProcessors: false, topology: { partitions: PARTITIONS } });
+    const simulation = createSimulation({ users: USERS, seed: 7, startTs: Date.UTC(2026, 0, 1), rate: 2_000 });
+    let batch = [];
+    for (const event of simulation.bootstrap()) {
+      batch.push(event);
+      if (batch.length === 5_000) { await writer.producer.send(batch); batch = []; }
+    }
+    await writer.producer.send(batch);
+    for (let sent = 0; sent < EVENTS; sent += 5_000) await writer.producer.send(simulation.next(5_000));
+    const posts = simulation.stats().posts;
+    await writer.close();
+    cpSync(live, reference, { recursive: true });
+
+    expect(await runChild(reference)).toBe('done');
+
+    let kills = 0;
+    for (let i = 0; i < 6; i++) {
+      const outcome = await runChild(live, 300 + Math.floor(Math.random() * 3_000));
+      if (outcome === 'killed') kills++;
+      else break;
+    }
+    expect(await runChild(live)).toBe('done');
+    expect(kills).toBeGreaterThan(0);
+
+    const scope = { users: USERS, posts: Math.max(posts, 1) + 100, partitions: PARTITIONS };
+    // chDB allows one data directory per process: read one run's views, close, then the other's.
+    const snapshotOf = async (dataDir: string) => {
+      const p = await startTestPlatform({ mode: 'embedded', dataDir, startProcessors: false, topology: { partitions: PARTITIONS } });
+      try { return await snapshotViews(p.views, p.generation, p.analytics, scope); } finally { await p.close(); }
+    };
+    const expected = await snapshotOf(reference);
+    const actual = await snapshotOf(live);
+    expect(Object.keys(expected.feeds).length).toBeGreaterThan(100);
+    expect(Object.keys(expected.stats).length).toBeGreaterThan(100);
+    expect(expected.analyticsRows).toBeGreaterThanOrEqual(EVENTS);
+    expect(actual.analyticsRows).toBe(expected.analyticsRows);
+    expect(actual.stats).toEqual(expected.stats);
+    expect(actual.timelines).toEqual(expected.timelines);
+    expect(actual.feeds).toEqual(expected.feeds);
+    expect(actual.trending).toEqual(expected.trending);
+  }, 600_000);
+});

@@ -1,0 +1,146 @@
+// The topic-backend contract on a real Apache Kafka broker (infra/services.sh start kafka), plus what
+// only the Kafka backend has to get right: topic configs from the catalog, a clear error when no broker
+// answers, and partitioning that agrees with a foreign client (kcat / librdkafka's murmur2 partitioner).
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { Kafka, logLevel, ConfigResourceTypes } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKafkaBackend } from '../../topics/kafka/index.ts';
+import { partitionFor } from '../../topics/partitioner.ts';
+import type { TopicBackend, TopicSpec } from '../../topics/types.ts';
+import { describeWith, SERVICES } from '../services.ts';
+import { runTopicBackendSuite } from './topic-backend-suite.ts';
+
+const run = promisify(execFile);
+const brokers = SERVICES.kafka.split(',');
+const runId = `${Date.now().toString(36)}-${Math.floor(Math.random() * 36 ** 4).toString(36)}`;
+const unique = (label: string) => `kafka-${label}-${runId}`;
+const spec = (name: string, partitions: number, extra: Partial<TopicSpec> = {}): TopicSpec =>
+  ({ name, partitions, key: 'k', retentionMs: -1, retentionBytes: -1, compacted: false, ...extra });
+
+const errors: string[] = [];
+afterAll(() => { if (errors.length) console.log(`kafkajs/handler errors reported:\n${errors.join('\n')}`); });
+const makeBackend = async () => createKafkaBackend({ brokers, clientId: 'darkroom-test', log: (line) => errors.push(line) });
+
+describeWith(['kafka'], 'Kafka topic backend', () => {
+  runTopicBackendSuite('kafka', makeBackend, { waitMs: 30_000 });
+
+  describe('kafka specifics', () => {
+    let backend: TopicBackend;
+    beforeAll(async () => { backend = await makeBackend(); });
+    afterAll(async () => { await backend?.close(); });
+
+    it('creates topics with the catalog retention and cleanup policy', async () => {
+      const compacted = spec(unique('compacted'), 2, { compacted: true });
+      const bounded = spec(unique('bounded'), 3, { retentionMs: 3_600_000, retentionBytes: 1_048_576 });
+      await backend.ensureTopics([compacted, bounded]);
+
+      const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
+      await admin.connect();
+      try {
+        const { resources } = await admin.describeConfigs({
+          includeSynonyms: false,
+          resources: [compacted, bounded].map((t) => ({
+            type: ConfigResourceTypes.TOPIC, name: t.name, configNames: ['cleanup.policy', 'retention.ms', 'retention.bytes'],
+          })),
+        });
+        const configOf = (name: string) => Object.fromEntries(
+          resources.find((r) => r.resourceName === name)!.configEntries.map((e) => [e.configName, e.configValue]));
+        expect(configOf(compacted.name)).toEqual({ 'cleanup.policy': 'compact', 'retention.ms': '-1', 'retention.bytes': '-1' });
+        expect(configOf(bounded.name)).toEqual({ 'cleanup.policy': 'delete', 'retention.ms': '3600000', 'retention.bytes': '1048576' });
+      } finally {
+        await admin.disconnect();
+      }
+    });
+
+    it('refuses a catalog whose partition count differs from the existing topic', async () => {
+      const topic = spec(unique('resized'), 2);
+      await backend.ensureTopics([topic]);
+      await expect(backend.ensureTopics([{ ...topic, partitions: 4 }]))
+        .rejects.toThrow(`Kafka topic "${topic.name}" has 2 partitions but the catalog says 4`);
+    });
+
+    it('names the unknown topic when producing to one that does not exist', async () => {
+      await expect(backend.produce(unique('missing'), [{ key: 'k', value: Buffer.from('x') }]))
+        .rejects.toThrow(/unknown Kafka topic "kafka-missing-.*"; create it with ensureTopics first/);
+    });
+
+    it('retries a failing onAssigned and delivers nothing before it succeeds', async () => {
+      const topic = spec(unique('assign-retry'), 1);
+      await backend.ensureTopics([topic]);
+      await backend.produce(topic.name, Array.from({ length: 5 }, (_, i) => ({ key: 'k', value: Buffer.from(String(i)) })));
+      let attempts = 0;
+      const delivered: { offset: number; afterAttempts: number }[] = [];
+      const consumer = backend.consumer({ groupId: unique('assign-retry-g'), topics: [topic.name] });
+      await consumer.run({
+        async onAssigned() {
+          if (++attempts === 1) throw new Error('sink not reachable yet');
+          return [{ topic: topic.name, partition: 0, offset: 3 }];
+        },
+        async eachBatch(batch) { for (const r of batch.records) delivered.push({ offset: r.offset, afterAttempts: attempts }); },
+      });
+      const deadline = Date.now() + 30_000;
+      while (delivered.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await consumer.stop();
+      expect(delivered).toEqual([{ offset: 3, afterAttempts: 2 }, { offset: 4, afterAttempts: 2 }]);
+      expect(errors.some((line) => line.includes('sink not reachable yet'))).toBe(true);
+    });
+
+    it('hands a batch whose handler failed to the handler again, then goes on', async () => {
+      const topic = spec(unique('handler-retry'), 1);
+      await backend.ensureTopics([topic]);
+      await backend.produce(topic.name, Array.from({ length: 4 }, (_, i) => ({ key: 'k', value: Buffer.from(String(i)) })));
+      const calls: number[][] = [];
+      const consumer = backend.consumer({ groupId: unique('handler-retry-g'), topics: [topic.name], maxBatchRecords: 2 });
+      await consumer.run({
+        async eachBatch(batch) {
+          calls.push(batch.records.map((r) => r.offset));
+          if (calls.length === 1) throw new Error('view store hiccup');
+        },
+      });
+      const deadline = Date.now() + 30_000;
+      while (calls.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await consumer.stop();
+      expect(calls).toEqual([[0, 1], [0, 1], [2, 3]]);
+    });
+
+    it('puts a key in the same partition as a foreign client with the murmur2 partitioner (kcat)', async (ctx) => {
+      const kcat = await run('kcat', ['-V']).then(() => true, () => false);
+      if (!kcat) {
+        if (process.env.CI === 'true') throw new Error('kcat not installed (run: bash infra/install.sh)');
+        ctx.skip();
+      }
+      const topic = spec(unique('kcat'), 5);
+      await backend.ensureTopics([topic]);
+      const keys = Array.from({ length: 30 }, (_, i) => `user-${i}-ü`);
+      const child = execFile('kcat', ['-P', '-b', brokers[0], '-t', topic.name, '-K', '\t', '-X', 'partitioner=murmur2_random']);
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      child.stdin!.end(keys.map((k) => `${k}\tfrom-kcat`).join('\n') + '\n');
+      expect(await exited).toBe(0);
+
+      const seen = new Map<string, number>();
+      const consumer = backend.consumer({ groupId: unique('kcat-g'), topics: [topic.name] });
+      await consumer.run({ async eachBatch(batch) { for (const r of batch.records) seen.set(r.key!, r.partition); } });
+      const deadline = Date.now() + 30_000;
+      while (seen.size < keys.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await consumer.stop();
+      expect(seen.size).toBe(keys.length);
+      for (const key of keys) expect(seen.get(key), key).toBe(partitionFor(key, 5));
+    });
+  });
+});
+
+describe('Kafka backend without a broker', () => {
+  it('fails with one clear line naming the brokers', async () => {
+    const lines: string[] = [];
+    const backend = createKafkaBackend({ brokers: ['127.0.0.1:1'], log: (line) => lines.push(line) });
+    const error = await backend.endOffsets('anything').then(() => undefined, (e: Error) => e);
+    await backend.close();
+    expect(error?.message).toBe('cannot reach Kafka at 127.0.0.1:1 (connection refused)');
+    expect(error?.message).not.toContain('\n');
+  });
+
+  it('refuses an empty broker list', () => {
+    expect(() => createKafkaBackend({ brokers: [' '] })).toThrow('no Kafka brokers given');
+  });
+});

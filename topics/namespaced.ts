@@ -1,0 +1,44 @@
+import type { Consumer, ConsumerOptions, TopicBackend, TopicPartitionOffset, TopicSpec } from './types.ts';
+
+/**
+ * Several darkroom deployments (or test runs) can share one Kafka cluster: each sees its logical
+ * topic names while the cluster holds `<namespace>.<name>` (and groups `<namespace>.<group>`).
+ */
+export function namespacedBackend(inner: TopicBackend, namespace: string): TopicBackend {
+  if (!namespace) return inner;
+  const out = (topic: string) => `${namespace}.${topic}`;
+  const back = (topic: string) => (topic.startsWith(`${namespace}.`) ? topic.slice(namespace.length + 1) : topic);
+  const backAll = <T extends { topic: string }>(list: T[]): T[] => list.map((x) => ({ ...x, topic: back(x.topic) }));
+  const outAll = <T extends { topic: string }>(list: T[]): T[] => list.map((x) => ({ ...x, topic: out(x.topic) }));
+  const group = (g: string) => `${namespace}.${g}`;
+  return {
+    kind: inner.kind,
+    ensureTopics: (specs: TopicSpec[]) => inner.ensureTopics(specs.map((s) => ({ ...s, name: out(s.name) }))),
+    async produce(topic, records) { return backAll(await inner.produce(out(topic), records)); },
+    consumer(options: ConsumerOptions): Consumer {
+      const c = inner.consumer({ ...options, groupId: group(options.groupId), topics: options.topics.map(out) });
+      return {
+        run: (run) => c.run({
+          eachBatch: (batch) => run.eachBatch({
+            ...batch, topic: back(batch.topic), records: batch.records.map((r) => ({ ...r, topic: back(r.topic) })),
+          }),
+          onAssigned: run.onAssigned
+            ? async (tps) => {
+              const offsets = await run.onAssigned!(backAll(tps));
+              return offsets ? outAll(offsets as TopicPartitionOffset[]) : offsets;
+            }
+            : undefined,
+          onRevoked: run.onRevoked ? (tps) => run.onRevoked!(backAll(tps)) : undefined,
+        }),
+        commit: (offsets) => c.commit(outAll(offsets)),
+        seekToBeginning: (topic) => c.seekToBeginning(topic === undefined ? undefined : out(topic)),
+        stop: () => c.stop(),
+      };
+    },
+    async committed(groupId, topics) { return backAll(await inner.committed(group(groupId), topics.map(out))); },
+    async lag(groupId, topics) { return backAll(await inner.lag(group(groupId), topics.map(out))); },
+    async endOffsets(topic) { return backAll(await inner.endOffsets(out(topic))); },
+    async startOffsets(topic) { return backAll(await inner.startOffsets(out(topic))); },
+    close: () => inner.close(),
+  };
+}
