@@ -36,7 +36,7 @@ for (const name of Object.keys(SERVICES) as ServiceName[]) {
  */
 export function describeWith(services: ServiceName[], title: string, body: () => void): void {
   const missing = services.filter((s) => !availability.get(s));
-  if (missing.length === 0) return describe(title, body);
+  if (missing.length === 0) { describe(title, body); return; }
   const reason = `${missing.join(', ')} not reachable at ${missing.map((s) => SERVICES[s]).join(', ')} (start with: bash infra/services.sh start)`;
   if (process.env.CI === 'true') {
     describe(title, () => { throw new Error(`CI=true and ${reason}`); });

@@ -89,7 +89,7 @@ export async function startTestPlatform(options: TestPlatformOptions): Promise<T
       await analytics.close();
       await views.close();
       await backend.close();
-      await (registry as { close?: () => Promise<void> }).close?.();
+      await (registry as unknown as { close?: () => unknown }).close?.();
     },
   };
   if (options.startProcessors !== false) await platform.startProcessors();

@@ -29,7 +29,7 @@ describe('dead letters', () => {
     const [stats] = await platform.views.hgetallMany(platform.generation, [statsKey('p-ok')]);
     expect(Number(stats?.likes)).toBe(2);
 
-    const letters = [];
+    const letters: Array<Awaited<ReturnType<typeof platform.serde.decodeDeadLetter>>> = [];
     const consumer = platform.backend.consumer({ groupId: 'dlq-reader', topics: [TOPICS.deadLetters], reset: 'earliest' });
     await consumer.run({ eachBatch: async (b) => { for (const r of b.records) letters.push(await platform.serde.decodeDeadLetter(r.value)); } });
     const deadline = Date.now() + 10_000;
