@@ -3,7 +3,8 @@
 # second) when everything is already there:
 #   - Debian packages: redis-server (Redis), kcat (a foreign Kafka client for checks), and Java 17 +
 #     Maven when missing;
-#   - the Apache Kafka jars from Maven Central into infra/kafka/libs (listed in infra/kafka/pom.xml).
+#   - the Apache Kafka jars from Maven Central into infra/kafka/libs (listed in infra/kafka/pom.xml);
+#   - Python's confluent-kafka[avro] from PyPI, the foreign client that proves the Confluent framing.
 set -euo pipefail
 
 INFRA="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -45,6 +46,15 @@ if [[ "$(cat "$libs/.pom.sha256" 2>/dev/null)" != "$pom_sum" ]]; then
   (cd "$INFRA/kafka" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DoutputDirectory=libs) \
     || fail "maven could not fetch the Kafka jars (infra/kafka/pom.xml)"
   echo "$pom_sum" >"$libs/.pom.sha256"
+fi
+
+# --------------------------------------------------------------------- foreign Confluent client
+
+# confluent-kafka (librdkafka) decodes darkroom's Kafka records in test/integration/foreign-client.test.ts.
+if ! python3 -c 'import confluent_kafka.schema_registry.avro' 2>/dev/null; then
+  say "installing confluent-kafka[avro] from PyPI"
+  python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore 'confluent-kafka[avro]==2.16.0' \
+    || fail "pip could not install confluent-kafka[avro]"
 fi
 
 say "ready: redis $(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p'), kcat $(kcat -V 2>&1 | sed -n 's/^Version \([^ ]*\).*/\1/p'), java $java_major, $(basename "$(compgen -G "$libs/kafka_2.13-*.jar")" .jar)"

@@ -10,6 +10,7 @@ import { createMetrics } from '../../serving/metrics.ts';
 import { createApp } from '../../serving/app.ts';
 import { ingestRouter } from '../../serving/ingest.ts';
 import { statusRouter, type ProcessorStatusSource } from '../../serving/status.ts';
+import { registryApiRouter } from '../../serving/registry-api.ts';
 import { validateEvents } from '../../schemas/validate.ts';
 import { routeOf } from '../../schemas/events.ts';
 import { createSimulation } from '../../simulator/index.ts';
@@ -77,6 +78,8 @@ export async function start(roles: Roles): Promise<void> {
           },
         })),
       ],
+      // The file registry is readable by any Confluent client at <darkroom>/registry.
+      publicRoutes: config.schemaRegistryUrl ? [] : [registryApiRouter(backbone.registry)],
     });
     server = app.listen(config.port, '0.0.0.0');
     await listen(server, config.port);

@@ -36,6 +36,7 @@ export interface TestPlatform {
   namespace: string;
   backend: TopicBackend;
   serde: Serde;
+  registry: ReturnType<typeof createRegistryClient>;
   producer: EventProducer;
   views: ViewStore;
   analytics: AnalyticsStore;
@@ -70,7 +71,7 @@ export async function startTestPlatform(options: TestPlatformOptions): Promise<T
   const generation = await views.currentGeneration();
 
   const platform: TestPlatform = {
-    namespace, backend, serde, producer: createEventProducer(backend, serde), views, analytics, topology, codec, generation,
+    namespace, backend, serde, registry, producer: createEventProducer(backend, serde), views, analytics, topology, codec, generation,
     async startProcessors() {
       platform.pipeline = await startPipeline({
         backend, codec, topology, groupPrefix: 'darkroom', lingerMs: 10,

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the headless browser the dashboard test drives (test/integration/dashboard*.test.ts):
+# Debian's chromium, so nothing is downloaded outside the package registries. CI calls this; it does
+# nothing when /usr/bin/chromium is already there.
+set -euo pipefail
+
+if [[ -x /usr/bin/chromium ]]; then
+  echo "chromium: $(/usr/bin/chromium --version 2>/dev/null || echo present)"
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "install-browser: need root (or sudo) to apt-get install chromium" >&2; exit 1; }
+  SUDO="sudo"
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core
+echo "chromium: $(/usr/bin/chromium --version 2>/dev/null || echo installed)"
