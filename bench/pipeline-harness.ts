@@ -1,0 +1,135 @@
+// A whole darkroom deployment for the pipeline benchmarks: the same engines and wiring as
+// `darkroom start` (topics, file registry, serde, view store, chDB analytics, processors/pipeline.ts),
+// in a temporary data directory, either embedded or on Kafka + Redis (namespaced so runs never collide).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { createTopicBackend } from '../topics/index.ts';
+import { namespacedBackend } from '../topics/namespaced.ts';
+import { topicCatalog } from '../topics/catalog.ts';
+import { createEventProducer, type EventProducer } from '../topics/event-producer.ts';
+import type { TopicBackend } from '../topics/types.ts';
+import { TOPICS } from '../schemas/events.ts';
+import { createRegistryClient } from '../schemas/registry/index.ts';
+import { createSerde, type Serde } from '../schemas/serde.ts';
+import { buildTopology, type Topology, type TopologyOptions } from '../processors/topology.ts';
+import { createRecordCodec } from '../processors/record-codec.ts';
+import { startPipeline, type Pipeline, type PipelineOptions } from '../processors/pipeline.ts';
+import type { RecordCodec, RuntimeObserver } from '../processors/runtime.ts';
+import { viewSink, type ViewStore } from '../sinks/view-store.ts';
+import { createEmbeddedViewStore } from '../sinks/embedded/embedded-view-store.ts';
+import { createRedisViewStore } from '../sinks/redis/redis-view-store.ts';
+import { createAnalyticsStore, analyticsSink, type AnalyticsStore } from '../sinks/analytics/analytics-store.ts';
+import { pipelineStatus } from '../serving/status.ts';
+
+export type BenchMode = 'embedded' | 'kafka-redis';
+
+export const SOURCE_TOPICS = [TOPICS.socialGraph, TOPICS.profiles, TOPICS.posts, TOPICS.engagement, TOPICS.stories];
+
+export interface BenchPlatformOptions {
+  mode: BenchMode;
+  partitions: number;
+  workers: number;
+  kafkaBrokers: string;
+  redisUrl: string;
+}
+
+export interface BenchPlatform {
+  dataDir: string;
+  namespace: string;
+  backend: TopicBackend;
+  producer: EventProducer;
+  serde: Serde;
+  topology: Topology;
+  codec: RecordCodec;
+  views: ViewStore;
+  analytics: AnalyticsStore;
+  pipeline?: Pipeline;
+  startPipeline(observer?: RuntimeObserver): Promise<Pipeline>;
+  /** Sum of lag over every processor (0 = every view holds every record). */
+  lag(): Promise<number>;
+  /** Records on the source topics. */
+  sourceRecords(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function openBenchPlatform(options: BenchPlatformOptions): Promise<BenchPlatform> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-pipeline-bench-'));
+  const namespace = `bench${randomBytes(4).toString('hex')}`;
+  const topologyOptions: TopologyOptions = {
+    partitions: options.partitions, celebrityFollowers: 100_000, feedLength: 800, trendingHalfLifeMinutes: 60,
+  };
+  const topology = buildTopology(topologyOptions);
+  const kafka = options.mode === 'kafka-redis';
+  const raw = await createTopicBackend({ kafkaBrokers: kafka ? options.kafkaBrokers.split(',') : undefined, dataDir });
+  const backend = kafka ? namespacedBackend(raw, namespace) : raw;
+  await backend.ensureTopics([...topicCatalog(options.partitions), ...topology.internalTopics]);
+  const registry = createRegistryClient({ dataDir });
+  const serde = createSerde(registry);
+  await serde.warm();
+  const views = kafka
+    ? await createRedisViewStore({ url: options.redisUrl, namespace })
+    : await createEmbeddedViewStore({ dataDir });
+  const analytics = await createAnalyticsStore({ dataDir });
+  const codec = await createRecordCodec({ serde, registry, internalTopics: topology.internalTopics.map((t) => t.name) });
+  const generation = await views.currentGeneration();
+
+  const platform: BenchPlatform = {
+    dataDir, namespace, backend, producer: createEventProducer(backend, serde), serde, topology, codec, views, analytics,
+    async startPipeline(observer) {
+      const pipelineOptions: PipelineOptions & { workers?: number; dataDir?: string; workerEngines?: unknown } = {
+        backend, codec, topology, groupPrefix: 'darkroom', observer,
+        sinkFor: (name, kind) => (kind === 'views' ? viewSink(views, generation, name) : analyticsSink(analytics, name)),
+        workers: options.workers,
+        workerSetup: kafka
+          ? { mode: 'kafka-redis', kafkaBrokers: options.kafkaBrokers.split(','), redisUrl: options.redisUrl, namespace, dataDir, topology: topologyOptions, generation }
+          : { mode: 'embedded', dataDir, topology: topologyOptions, generation },
+      } as PipelineOptions;
+      platform.pipeline = await startPipeline(pipelineOptions);
+      return platform.pipeline;
+    },
+    async lag() {
+      return (await pipelineStatus(backend, platform.pipeline!.processors)).lag;
+    },
+    async sourceRecords() {
+      let total = 0;
+      for (const topic of SOURCE_TOPICS) for (const end of await backend.endOffsets(topic)) total += end.offset;
+      return total;
+    },
+    async close() {
+      await platform.pipeline?.stop();
+      await analytics.close();
+      if (kafka) await dropRedisNamespace(options.redisUrl, namespace).catch(() => {});
+      await views.close();
+      await backend.close();
+      await (registry as unknown as { close?: () => unknown }).close?.();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return platform;
+}
+
+/** The Redis keys of a benchmark run go away with it. */
+async function dropRedisNamespace(url: string, namespace: string): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(url, { lazyConnect: true });
+  await redis.connect();
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${namespace}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
