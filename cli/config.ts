@@ -37,6 +37,16 @@ export interface Config {
   simulateUsers: number;
   logRetentionMs: number;
   logRetentionBytes: number;
+  /** Bearer token of /v1/admin (SQL over HTTP, flagged accounts); admin routes are off when unset. */
+  adminToken?: string;
+  /** Ingest refuses events whose ts is further ahead of the server clock (400). */
+  maxFutureSkewMs: number;
+  /** Events per second each API token (or client address) may ingest. */
+  ingestRateLimit: number;
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  /** Follows per hour of event time above which an account is flagged as a bot. */
+  botFollowsPerHour: number;
 }
 
 export function loadConfig(): Config {
@@ -58,6 +68,12 @@ export function loadConfig(): Config {
     simulateUsers: int('DARKROOM_SIMULATE_USERS', 10_000, 2),
     logRetentionMs: int('DARKROOM_LOG_RETENTION_MS', -1, -1),
     logRetentionBytes: int('DARKROOM_LOG_RETENTION_BYTES', -1, -1),
+    adminToken: str('DARKROOM_ADMIN_TOKEN'),
+    maxFutureSkewMs: int('DARKROOM_MAX_FUTURE_SKEW_MS', 5 * 60_000),
+    ingestRateLimit: int('DARKROOM_INGEST_RATE_LIMIT', 200_000, 1),
+    requestTimeoutMs: int('DARKROOM_REQUEST_TIMEOUT_MS', 30_000, 100),
+    headersTimeoutMs: int('DARKROOM_HEADERS_TIMEOUT_MS', 10_000, 100),
+    botFollowsPerHour: int('DARKROOM_BOT_FOLLOWS_PER_HOUR', 1_000, 1),
   };
 }
 

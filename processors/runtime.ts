@@ -33,7 +33,8 @@ export interface RecordCodec {
 }
 
 export interface RuntimeObserver {
-  onBatch?(processor: string, info: { events: number; effects: number; sinkMs: number; records: number }): void;
+  /** A micro-batch was applied; `offsets` are the next offsets its sink now holds. */
+  onBatch?(processor: string, info: { events: number; effects: number; sinkMs: number; records: number; offsets?: TopicPartitionOffset[] }): void;
   onDeadLetter?(processor: string, record: TopicRecord, reason: string): void;
   onRestored?(processor: string, ms: number, events: number): void;
   onSinkError?(processor: string, error: Error, attempt: number): void;
@@ -194,41 +195,85 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
     }
   }
 
-  async function handleRecord(record: TopicRecord, restoring: boolean): Promise<void> {
-    const source: Source = { topic: record.topic, partition: record.partition, offset: record.offset };
-    let input: unknown;
-    try {
-      const decoded = codec.decode(record);
-      input = decoded instanceof Promise ? await decoded : decoded;
-    } catch (error) {
-      if (!(error instanceof DecodeFailure)) throw error;
-      if (restoring) return;
-      progress.deadLetters++;
-      observer?.onDeadLetter?.(processor.name, record, error.reason);
-      const value = codec.encodeDeadLetter(record, error.reason);
-      pending.deadLetters.push({ key: record.topic, value: value instanceof Promise ? await value : value });
-      return;
-    }
+  /** What one record contributes to the pending batch: effects, or a dead letter, or nothing. */
+  type Outcome = Effect[] | { deadLetter: ProduceRecord } | undefined;
+
+  function deadLetterOf(record: TopicRecord, error: unknown, restoring: boolean): Outcome | Promise<Outcome> {
+    if (!(error instanceof DecodeFailure)) throw error;
+    if (restoring) return undefined;
+    progress.deadLetters++;
+    observer?.onDeadLetter?.(processor.name, record, error.reason);
+    const value = codec.encodeDeadLetter(record, error.reason);
+    return value instanceof Promise
+      ? value.then((v) => ({ deadLetter: { key: record.topic, value: v } }))
+      : { deadLetter: { key: record.topic, value } };
+  }
+
+  function applyInput(record: TopicRecord, input: unknown, restoring: boolean): Outcome {
     if (codec.isInternal(record.topic)) {
       const origin = codec.sourceOf(input);
       if (origin) {
         const key = `${record.partition}/${origin.topic}:${origin.partition}`;
-        if (origin.offset <= (internalSeen.get(key) ?? -1)) return; // re-sent after a crash upstream
+        if (origin.offset <= (internalSeen.get(key) ?? -1)) return undefined; // re-sent after a crash upstream
         internalSeen.set(key, origin.offset);
       }
     }
+    const source: Source = { topic: record.topic, partition: record.partition, offset: record.offset };
     const effects = processor.apply(stateOf(record.partition), input, source);
-    if (restoring) { restoredEvents++; return; }
-    pending.events++;
+    if (restoring) { restoredEvents++; return undefined; }
+    return effects;
+  }
+
+  /**
+   * Decodes and applies one record. Synchronous on the hot path (decoders are sync once warm): a
+   * promise per record would cost more than the processor itself. Nothing touches `pending` here, so
+   * a record's outputs join a batch all at once, together with its offset (see `take`).
+   */
+  function handleRecord(record: TopicRecord, restoring: boolean): Outcome | Promise<Outcome> {
+    let decoded: unknown;
+    try {
+      decoded = codec.decode(record);
+    } catch (error) {
+      return deadLetterOf(record, error, restoring);
+    }
+    if (decoded instanceof Promise) {
+      return decoded.then((input) => applyInput(record, input, restoring), (error) => deadLetterOf(record, error, restoring));
+    }
+    return applyInput(record, decoded, restoring);
+  }
+
+  /** Internal records are encoded before the outcome joins the batch, so a batch never holds half a record. */
+  function encodeRepartitions(record: TopicRecord, effects: Effect[]): Array<[string, ProduceRecord]> | Promise<Array<[string, ProduceRecord]>> | undefined {
+    let out: Array<[string, ProduceRecord]> | undefined;
+    let async = false;
+    const source: Source = { topic: record.topic, partition: record.partition, offset: record.offset };
     for (const effect of effects) {
-      if (effect.kind === 'repartition') {
-        const value = codec.encodeInternal(effect.topic, effect.value, source);
-        let list = pending.repartition.get(effect.topic);
-        if (!list) pending.repartition.set(effect.topic, (list = []));
-        list.push({ key: effect.key, value: value instanceof Promise ? await value : value, timestamp: record.timestamp });
-      } else {
-        pending.effects.push(effect);
+      if (effect.kind !== 'repartition') continue;
+      const value = codec.encodeInternal(effect.topic, effect.value, source);
+      if (value instanceof Promise) async = true;
+      (out ??= []).push([effect.topic, { key: effect.key, value: value as Buffer, timestamp: record.timestamp }]);
+    }
+    if (!async || !out) return out;
+    return Promise.all(out.map(async ([topic, r]) => [topic, { ...r, value: await r.value }] as [string, ProduceRecord]));
+  }
+
+  /** Adds one record's outcome and its offset to the pending batch (synchronously). */
+  function take(batch: RecordBatch, key: string, record: TopicRecord, outcome: Outcome, internal: Array<[string, ProduceRecord]> | undefined): void {
+    if (pending.records === 0) pending.startedAt = Date.now();
+    pending.records++;
+    pending.offsets.set(key, { topic: batch.topic, partition: batch.partition, offset: record.offset + 1 });
+    if (outcome === undefined) return;
+    if (!Array.isArray(outcome)) { pending.deadLetters.push(outcome.deadLetter); return; }
+    pending.events++;
+    if (internal) {
+      for (const [topic, produced] of internal) {
+        let list = pending.repartition.get(topic);
+        if (!list) pending.repartition.set(topic, (list = []));
+        list.push(produced);
       }
+      for (const effect of outcome) if (effect.kind !== 'repartition') pending.effects.push(effect);
+    } else {
+      for (const effect of outcome) pending.effects.push(effect);
     }
   }
 
@@ -243,15 +288,16 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
         const waiting = taskWaiting.get(batch.partition);
         if (waiting) await waiting.ready;
       }
-      await handleRecord(record, restoring);
+      let outcome = handleRecord(record, restoring);
+      if (outcome instanceof Promise) outcome = await outcome;
+      let internal = Array.isArray(outcome) ? encodeRepartitions(record, outcome) : undefined;
+      if (internal instanceof Promise) internal = await internal;
       positions.set(key, record.offset + 1);
       if (restoring) {
         if (record.offset + 1 >= until) restoredOne(batch.partition, key);
         continue;
       }
-      if (pending.records === 0) pending.startedAt = Date.now();
-      pending.records++;
-      pending.offsets.set(key, { topic: batch.topic, partition: batch.partition, offset: record.offset + 1 });
+      take(batch, key, record, outcome, internal);
     }
     if (pending.effects.length >= maxBatchEffects || pending.records >= maxBatchEffects) await flush();
   }
@@ -275,7 +321,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
           progress.eventsProcessed += batch.events;
           for (const o of offsets) progress.offsets.set(tpKey(o.topic, o.partition), o.offset);
           progress.lastError = undefined;
-          observer?.onBatch?.(processor.name, { events: batch.events, effects: batch.effects.length, sinkMs, records: batch.records });
+          observer?.onBatch?.(processor.name, { events: batch.events, effects: batch.effects.length, sinkMs, records: batch.records, offsets });
           break;
         } catch (error) {
           attempt++;

@@ -8,12 +8,15 @@ import { createTrending } from './trending-hashtags/index.ts';
 import { createEngagement } from './engagement-counters/index.ts';
 import { createSeenState } from './seen-state/index.ts';
 import { createAnalytics } from './analytics/index.ts';
+import { createAbuse } from './abuse/index.ts';
 
 export interface TopologyOptions {
   partitions: number;
   celebrityFollowers: number;
   feedLength: number;
   trendingHalfLifeMinutes: number;
+  /** Follows per hour of event time above which an account is flagged (processors/abuse); default 1000. */
+  botFollowsPerHour?: number;
 }
 
 export interface TopologyNode {
@@ -36,6 +39,7 @@ const internalTopic = (name: string, key: string, partitions: number): TopicSpec
 export function buildTopology(options: TopologyOptions): Topology {
   const trending = createTrending({ halfLifeMinutes: options.trendingHalfLifeMinutes });
   const engagement = createEngagement();
+  const abuse = createAbuse({ followsPerHour: options.botFollowsPerHour });
   const node = (processor: Processor<any, any>, stateful: boolean, sink: 'views' | 'analytics' = 'views'): TopologyNode =>
     ({ processor, stateful, sink });
   return {
@@ -47,11 +51,14 @@ export function buildTopology(options: TopologyOptions): Topology {
       node(engagement.counters, true),
       node(createSeenState(), true),
       node(createAnalytics(), false, 'analytics'),
+      node(abuse.followsByFollower, false),
+      node(abuse.botFollows, true),
     ],
     internalTopics: [
       internalTopic(FEED_FANOUT_REPARTITION_TOPIC, 'user on the other side of a block', options.partitions),
       ...trending.internalTopics(options.partitions),
       ...engagement.internalTopics(options.partitions),
+      ...abuse.internalTopics(options.partitions),
     ],
   };
 }

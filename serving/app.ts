@@ -1,5 +1,5 @@
 import express, { type Express, type Router } from 'express';
-import { requireToken } from './auth.ts';
+import { requireAdminToken, requireToken } from './auth.ts';
 import { errorHandler, HttpError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -10,6 +10,9 @@ export interface AppOptions {
   routes: Router[];
   /** Routers without auth: the dashboard page. */
   publicRoutes?: Router[];
+  /** Routers under /v1/admin, behind the admin token only (DARKROOM_ADMIN_TOKEN; off when unset). */
+  adminRoutes?: Router[];
+  adminToken?: string;
   ready: () => boolean;
   log: (line: string) => void;
 }
@@ -29,6 +32,9 @@ export function createApp(options: AppOptions): Express {
       res.send(await options.metrics.registry.metrics());
     } catch (error) { next(error); }
   });
+  // Admin first: it has its own token, and the API token must not open it.
+  app.use('/v1/admin', requireAdminToken(options.adminToken));
+  for (const router of options.adminRoutes ?? []) app.use(router);
   app.use('/v1', requireToken(options.apiToken));
   for (const router of options.routes) app.use(router);
   for (const router of options.publicRoutes ?? []) app.use(router);

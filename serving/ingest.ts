@@ -1,8 +1,10 @@
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import express, { Router } from 'express';
 import type { DarkroomEvent } from '../schemas/events.ts';
 import type { EventProducer } from '../topics/event-producer.ts';
 import { HttpError } from './errors.ts';
+import { DEFAULT_MAX_FUTURE_SKEW_MS, futureEventError, ingestRateLimit, type RateLimiter } from './hardening.ts';
 
 export type Validate = (
   input: unknown,
@@ -15,24 +17,43 @@ export interface IngestOptions {
   maxBodyBytes: number;
   now?: () => number;
   onAccepted?: (events: DarkroomEvent[]) => void;
+  /** Events further ahead of the server clock are refused (hardening.ts); default 5 minutes. */
+  maxFutureSkewMs?: number;
+  /** Per-token limit in events/s (hardening.ts); none when omitted. */
+  rateLimit?: { limiter: RateLimiter; eventsPerSecond: number };
+}
+
+/**
+ * Bytes that are not UTF-8 would be decoded to U+FFFD and stored as such: "ab\xff" would silently
+ * become another user id. Refused instead, before parsing.
+ */
+function rejectInvalidUtf8(_req: unknown, _res: unknown, body: Buffer): void {
+  if (!isUtf8(body)) throw new HttpError(400, 'invalid_utf8', 'request body is not valid UTF-8');
 }
 
 /**
  * POST /v1/events: one event or an array of at most 10,000. All or nothing: the request is validated
  * whole before anything is written, and 202 is sent only once every event is durable on its topic.
+ * Event time: `ts` may be as old as the client likes (late events land where their time says), but
+ * not more than `maxFutureSkewMs` ahead of the server clock (see hardening.ts).
  */
 export function ingestRouter(options: IngestOptions): Router {
   const now = options.now ?? Date.now;
+  const maxFutureSkewMs = options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS;
   const router = Router();
   router.post(
     '/v1/events',
-    express.json({ limit: options.maxBodyBytes, strict: false, type: () => true }),
+    express.json({ limit: options.maxBodyBytes, strict: false, type: () => true, verify: rejectInvalidUtf8 }),
+    options.rateLimit ? ingestRateLimit(options.rateLimit.limiter, options.rateLimit.eventsPerSecond) : (_req, _res, next) => next(),
     async (req, res, next) => {
       try {
-        const result = options.validate(req.body, { now: now(), newId: randomUUID });
+        const at = now();
+        const result = options.validate(req.body, { now: at, newId: randomUUID });
         if (!result.ok) {
           throw new HttpError(400, 'invalid_event', result.message, { index: result.index });
         }
+        const future = futureEventError(result.events, at, maxFutureSkewMs, Array.isArray(req.body));
+        if (future) throw new HttpError(400, 'invalid_event', future.message, { index: future.index });
         try {
           await options.producer.send(result.events);
         } catch (error) {

@@ -9,8 +9,11 @@ import { viewSink, type ViewStore } from '../../sinks/view-store.ts';
 import { createMetrics } from '../../serving/metrics.ts';
 import { createApp } from '../../serving/app.ts';
 import { ingestRouter } from '../../serving/ingest.ts';
-import { statusRouter, type ProcessorStatusSource } from '../../serving/status.ts';
+import { createHttpServer, createRateLimiter } from '../../serving/hardening.ts';
+import { adminRouter } from '../../serving/admin.ts';
+import { pipelineStatus, statusRouter, type ProcessorStatusSource } from '../../serving/status.ts';
 import { registryApiRouter } from '../../serving/registry-api.ts';
+import { dashboardRouter } from '../../serving/dashboard/router.ts';
 import { validateEvents } from '../../schemas/validate.ts';
 import { routeOf } from '../../schemas/events.ts';
 import { createSimulation } from '../../simulator/index.ts';
@@ -62,11 +65,15 @@ export async function start(roles: Roles): Promise<void> {
     const app = createApp({
       metrics,
       apiToken: config.apiToken,
+      adminToken: config.adminToken,
+      adminRoutes: [adminRouter({ analytics, views, generation: () => generation })],
       log,
       ready: () => (pipeline?.processors ?? []).every((p) => !p.running.progress().restoring),
       routes: [
         ingestRouter({
           producer: backbone.producer, validate: validateEvents, maxBodyBytes: config.maxBodyBytes,
+          maxFutureSkewMs: config.maxFutureSkewMs,
+          rateLimit: { limiter: createRateLimiter({ eventsPerSecond: config.ingestRateLimit }), eventsPerSecond: config.ingestRateLimit },
           onAccepted: (events) => { for (const e of events) metrics.eventsIngested.inc({ topic: routeOf(e).topic }); },
         }),
         statusRouter(backend, () => statusSources, () => ({
@@ -79,12 +86,33 @@ export async function start(roles: Roles): Promise<void> {
         })),
       ],
       // The file registry is readable by any Confluent client at <darkroom>/registry.
-      publicRoutes: config.schemaRegistryUrl ? [] : [registryApiRouter(backbone.registry)],
+      publicRoutes: [...(config.schemaRegistryUrl ? [] : [registryApiRouter(backbone.registry)]), dashboardRouter({ backend, processors: () => statusSources })],
     });
-    server = app.listen(config.port, '0.0.0.0');
+    server = createHttpServer(app, config).listen(config.port, '0.0.0.0');
     await listen(server, config.port);
     log(`serving on http://localhost:${config.port} (POST /v1/events, GET /v1/status, /metrics)`);
   }
+
+  // A processors-only process (`darkroom process`) still answers /healthz and /metrics, so a container
+  // orchestrator can check it and Prometheus can scrape every replica (docker-compose.yml).
+  if (!server) {
+    const app = createApp({
+      metrics, log, routes: [],
+      ready: () => (pipeline?.processors ?? []).every((p) => !p.running.progress().restoring),
+    });
+    server = app.listen(config.port, '0.0.0.0');
+    await listen(server, config.port);
+    log(`metrics on http://localhost:${config.port}/metrics (/healthz)`);
+  }
+
+  // The lag gauge follows what /v1/status computes, for the pipeline dashboard and the lag alert
+  // (dashboards/); a failed round (an engine briefly away) leaves the last value until the next one.
+  const lagTimer = setInterval(() => {
+    pipelineStatus(backend, statusSources).then((status) => {
+      for (const [processor, s] of Object.entries(status.processors)) metrics.lag.set({ processor }, s.lag);
+    }, () => {});
+  }, 5_000);
+  lagTimer.unref();
 
   const abort = new AbortController();
   if (config.simulate && roles.ingest && roles.process) {
@@ -102,6 +130,7 @@ export async function start(roles: Roles): Promise<void> {
     stopping = true;
     log('stopping...');
     abort.abort();
+    clearInterval(lagTimer);
     const force = setTimeout(() => process.exit(1), 15_000);
     try {
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));

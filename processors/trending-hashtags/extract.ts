@@ -6,11 +6,14 @@
 // - Each distinct tag of a post is one use, at the post's event time.
 // - post_deleted is ignored: trending reflects what was posted and seen at the time; undoing a past
 //   burst would make scores depend on deletion timing and break "replay gives the same ranking".
+// - Accounts flagged by the abuse processor (abuse-flags, keyed by user like posts) do not count:
+//   their posts from the moment the flag arrives on are ignored.
 import { TOPICS, type DarkroomEvent, type PostCreated } from '../../schemas/events.ts';
 import type { Effect } from '../effects.ts';
 import type { Processor } from '../processor.ts';
 import { hashtagsOfPost } from './hashtags.ts';
 import { TRENDING_REPARTITION_TOPIC } from './keys.ts';
+import { ABUSE_FLAGS_TOPIC, type AccountFlagged } from '../abuse/index.ts';
 
 /** The value of a record of the repartition topic. */
 export interface HashtagUse {
@@ -22,21 +25,25 @@ export interface HashtagUse {
 
 export interface ExtractState {
   privateAccounts: Set<string>;
+  flaggedAccounts: Set<string>;
 }
 
-export function createHashtagExtractor(): Processor<ExtractState, DarkroomEvent> {
+export function createHashtagExtractor(): Processor<ExtractState, DarkroomEvent | AccountFlagged> {
   return {
     name: 'trending-hashtags-extract',
-    inputs: [TOPICS.posts, TOPICS.profiles],
-    init: () => ({ privateAccounts: new Set() }),
+    inputs: [TOPICS.posts, TOPICS.profiles, ABUSE_FLAGS_TOPIC],
+    init: () => ({ privateAccounts: new Set(), flaggedAccounts: new Set() }),
     apply(state, event) {
       switch (event.type) {
         case 'profile_updated':
           if (event.is_private) state.privateAccounts.add(event.user_id);
           else state.privateAccounts.delete(event.user_id);
           return [];
+        case 'account_flagged':
+          state.flaggedAccounts.add(event.user_id);
+          return [];
         case 'post_created':
-          if (state.privateAccounts.has(event.author_id)) return [];
+          if (state.privateAccounts.has(event.author_id) || state.flaggedAccounts.has(event.author_id)) return [];
           return usesOf(event);
         default:
           return [];

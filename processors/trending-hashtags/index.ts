@@ -8,6 +8,7 @@ import { TRENDING_REPARTITION_TOPIC } from './keys.ts';
 import { createTrendingScorer, type TrendingScorer } from './score.ts';
 import type { Processor } from '../processor.ts';
 import type { DarkroomEvent } from '../../schemas/events.ts';
+import type { AccountFlagged } from '../abuse/index.ts';
 
 export * from './keys.ts';
 export { mergePartitionTops, type PublishedTop, type TrendingTag } from './merge.ts';
@@ -18,7 +19,7 @@ export type { ScoreState, TagScore, TrendingScorer } from './score.ts';
 export interface Trending {
   config: TrendingConfig;
   /** Stage 1: consumes posts + profiles, emits repartition effects keyed by tag. */
-  extract: Processor<ExtractState, DarkroomEvent>;
+  extract: Processor<ExtractState, DarkroomEvent | AccountFlagged>;
   /** Stage 2: consumes the repartition topic, publishes each partition's top. */
   score: TrendingScorer;
   /** The internal topic to create next to the source topics. */

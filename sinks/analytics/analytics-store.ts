@@ -21,6 +21,7 @@ import type { TopicPartitionOffset } from '../../topics/types.ts';
 import { SinkError, SinkUnavailableError, redactUrl } from '../errors.ts';
 import type { EventsRow } from '../../processors/analytics/columns.ts';
 import { EVENTS_DDL, EVENTS_TABLE, ROLLUPS, TIME_COLUMNS, rollupViewDdl } from './schema.ts';
+import { assertReadOnlySql, ReadOnlyViolation } from './read-only.ts';
 
 export type RowEffect = Extract<Effect, { kind: 'row' }>;
 
@@ -172,6 +173,11 @@ export async function createAnalyticsStore(options: AnalyticsStoreOptions): Prom
     async query(sql, params) {
       const text = sql.trim().replace(/;+\s*$/, '');
       if (!text) throw new SinkError('empty query');
+      // Second wall after readonly=1: no writes, no files, URLs or other servers (read-only.ts).
+      try { assertReadOnlySql(text); } catch (error) {
+        if (error instanceof ReadOnlyViolation) throw new SinkError(error.message);
+        throw error;
+      }
       try {
         const result = await reader.query({
           query: text,

@@ -14,14 +14,17 @@ export class SortedSet {
   private members: string[];
   private scores: number[];
   private byMember: Map<string, number> | undefined;
+  /** Lookups without the index; past a few, building the member → score map pays off. */
+  private scans = 0;
 
   constructor(members: string[] = [], scores: number[] = []) {
     this.members = members;
     this.scores = scores;
   }
 
+  /** Takes ownership of the stored arrays (lmdb hands every read its own freshly decoded copy). */
   static from(stored: StoredSortedSet): SortedSet {
-    return new SortedSet(stored.m.slice(), stored.s.slice());
+    return new SortedSet(stored.m, stored.s);
   }
 
   static of(entries: ScoredMember[]): SortedSet {
@@ -57,26 +60,44 @@ export class SortedSet {
     return lo;
   }
 
+  /**
+   * A batch usually touches a big set (a feed of 800 entries) once or twice: a linear scan is far
+   * cheaper than building a map of every member, so the map is built only once a set gets busy.
+   */
   score(member: string): number | undefined {
-    return this.index().get(member);
+    if (this.byMember || ++this.scans > 8) return this.index().get(member);
+    const at = this.members.indexOf(member);
+    return at < 0 ? undefined : this.scores[at];
   }
 
   add(member: string, score: number): void {
-    this.remove(member);
+    const old = this.score(member);
+    if (old !== undefined) {
+      if (old === score) return;
+      this.removeAt(this.lowerBound(old, member));
+    }
     const at = this.lowerBound(score, member);
-    this.members.splice(at, 0, member);
-    this.scores.splice(at, 0, score);
-    this.index().set(member, score);
+    if (at === this.members.length) {
+      this.members.push(member); // the common case: the newest post goes on top of a feed
+      this.scores.push(score);
+    } else {
+      this.members.splice(at, 0, member);
+      this.scores.splice(at, 0, score);
+    }
+    this.byMember?.set(member, score);
   }
 
   remove(member: string): boolean {
-    const score = this.index().get(member);
+    const score = this.score(member);
     if (score === undefined) return false;
-    const at = this.lowerBound(score, member);
+    this.removeAt(this.lowerBound(score, member));
+    this.byMember?.delete(member);
+    return true;
+  }
+
+  private removeAt(at: number): void {
     this.members.splice(at, 1);
     this.scores.splice(at, 1);
-    this.byMember!.delete(member);
-    return true;
   }
 
   removeWhere(doomed: (member: string) => boolean): void {

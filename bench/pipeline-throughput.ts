@@ -1,0 +1,233 @@
+// End-to-end pipeline benchmark: simulated traffic through every processor into every view.
+//
+//   npx tsx bench/pipeline-throughput.ts [--mode embedded|kafka-redis] [--events N] [--users U]
+//       [--workers W] [--partitions P] [--rate R] [--duration S] [--skip-latency]
+//
+// 1. Throughput: the topics are pre-filled with the simulator's world (a profile per user, every
+//    follow) and N stream events (the simulator's mix), then the pipeline starts and we time it until
+//    lag 0: every processor's sink (views and chDB analytics) holds every record of its inputs.
+//    In kafka-redis mode a raw kafkajs consume loop reads the same source topics first, as the ceiling.
+// 2. Latency: on the caught-up platform, the producer offers R events/s (default 10k) for S seconds
+//    (default 20); an event's latency is the time from its produce ack until every processor that reads
+//    its topic has applied a sink batch holding its offset (as the runtime reports it, onBatch offsets).
+//    Second hops (repartition topics) are not followed.
+import { parseArgs } from 'node:util';
+import os from 'node:os';
+import { Kafka, logLevel } from 'kafkajs';
+import { createSimulation, type Simulation } from '../simulator/index.ts';
+import type { DarkroomEvent } from '../schemas/events.ts';
+import type { TopicPartitionOffset } from '../topics/types.ts';
+import { openBenchPlatform, percentile, sleep, SOURCE_TOPICS, type BenchMode, type BenchPlatform } from './pipeline-harness.ts';
+
+const { values } = parseArgs({
+  options: {
+    mode: { type: 'string', default: 'embedded' },
+    events: { type: 'string', default: '200000' },
+    users: { type: 'string', default: '10000' },
+    workers: { type: 'string', default: '1' },
+    partitions: { type: 'string', default: '8' },
+    rate: { type: 'string', default: '10000' },
+    duration: { type: 'string', default: '20' },
+    'skip-latency': { type: 'boolean', default: false },
+    brokers: { type: 'string', default: '127.0.0.1:19092' },
+    redis: { type: 'string', default: 'redis://127.0.0.1:16379' },
+  },
+});
+const mode = values.mode as BenchMode;
+if (mode !== 'embedded' && mode !== 'kafka-redis') {
+  console.error(`--mode must be embedded or kafka-redis, got ${values.mode}`);
+  process.exit(2);
+}
+const events = Number(values.events);
+const users = Number(values.users);
+const workers = Number(values.workers);
+const partitions = Number(values.partitions);
+const offeredRate = Number(values.rate);
+const durationS = Number(values.duration);
+for (const [name, v] of Object.entries({ events, users, workers, partitions, rate: offeredRate, duration: durationS })) {
+  if (!Number.isFinite(v) || v < 0 || (name !== 'events' && v === 0)) {
+    console.error(`--${name} must be a positive number, got ${v}`);
+    process.exit(2);
+  }
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en');
+const cpuSeconds = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
+
+async function send(platform: BenchPlatform, batch: DarkroomEvent[]): Promise<void> {
+  await platform.producer.send(batch);
+}
+
+async function prefill(platform: BenchPlatform, simulation: Simulation): Promise<number> {
+  let chunk: DarkroomEvent[] = [];
+  const flushes: Promise<void>[] = [];
+  const flush = async () => {
+    const batch = chunk;
+    chunk = [];
+    flushes.push(send(platform, batch));
+    if (flushes.length >= 4) await flushes.shift();
+  };
+  for (const event of simulation.bootstrap()) {
+    chunk.push(event);
+    if (chunk.length >= 5000) await flush();
+  }
+  if (chunk.length) await flush();
+  for (let sent = 0; sent < events; sent += 5000) {
+    chunk = simulation.next(Math.min(5000, events - sent));
+    await flush();
+  }
+  await Promise.all(flushes);
+  return platform.sourceRecords();
+}
+
+/** A plain kafkajs consumer over the same source topics, no decoding: the ceiling of any Kafka pipeline. */
+async function rawKafkaConsume(platform: BenchPlatform, total: number): Promise<number> {
+  const kafka = new Kafka({ clientId: 'bench-raw', brokers: values.brokers!.split(','), logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: `${platform.namespace}.raw-loop`, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topics: SOURCE_TOPICS.map((t) => `${platform.namespace}.${t}`), fromBeginning: true });
+  let seen = 0;
+  const started = performance.now();
+  const ms = await new Promise<number>((resolve) => {
+    void consumer.run({
+      partitionsConsumedConcurrently: partitions,
+      eachBatch: async ({ batch }) => {
+        seen += batch.messages.length;
+        if (seen >= total) resolve(performance.now() - started);
+      },
+    });
+  });
+  await consumer.disconnect();
+  return (total / ms) * 1000;
+}
+
+async function throughput(platform: BenchPlatform, total: number): Promise<void> {
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  await platform.startPipeline();
+  let lastPrint = started;
+  for (;;) {
+    const lag = await platform.lag();
+    if (lag === 0) break;
+    if (performance.now() - lastPrint > 5000) {
+      lastPrint = performance.now();
+      console.log(`  ... lag ${fmt(lag)} after ${((lastPrint - started) / 1000).toFixed(0)} s, rss ${fmt(process.memoryUsage().rss / 1e6)} MB`);
+    }
+    await sleep(20);
+  }
+  const ms = performance.now() - started;
+  const cpu = cpuSeconds(process.cpuUsage(cpuBefore));
+  console.log(`pipeline: ${fmt(total)} source events through ${platform.topology.nodes.length} processors into every view in ${(ms / 1000).toFixed(2)} s`
+    + ` → ${fmt((total / ms) * 1000)} events/s (process CPU ${cpu.toFixed(1)} s, rss ${fmt(process.memoryUsage().rss / 1e6)} MB)`);
+}
+
+interface Sent { topic: string; partition: number; offset: number; ackAt: number }
+
+async function latency(platform: BenchPlatform, simulation: Simulation): Promise<void> {
+  // Per processor and topic-partition: the offsets its sink applied, in order, with the time.
+  const applied = new Map<string, { offsets: number[]; at: number[] }>();
+  const readers = new Map<string, string[]>();
+  for (const node of platform.topology.nodes) {
+    for (const topic of node.processor.inputs) {
+      if (!readers.has(topic)) readers.set(topic, []);
+      readers.get(topic)!.push(node.processor.name);
+    }
+  }
+  const onBatch = (processor: string, offsets: TopicPartitionOffset[]) => {
+    const at = performance.now();
+    for (const o of offsets) {
+      const key = `${processor}|${o.topic}:${o.partition}`;
+      let list = applied.get(key);
+      if (!list) applied.set(key, (list = { offsets: [], at: [] }));
+      list.offsets.push(o.offset);
+      list.at.push(at);
+    }
+  };
+  // The pipeline is caught up; restart it with an observer that records applied offsets.
+  await platform.pipeline!.stop();
+  await platform.startPipeline({ onBatch: (processor, info) => { if (info.offsets) onBatch(processor, info.offsets); } });
+  await platform.pipeline!.restored();
+  while ((await platform.lag()) > 0) await sleep(20);
+
+  const sent: Sent[] = [];
+  const tickMs = 10;
+  const perTick = offeredRate / (1000 / tickMs);
+  const started = performance.now();
+  let offered = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const sends: Promise<void>[] = [];
+  while (performance.now() - started < durationS * 1000) {
+    const due = Math.floor(((performance.now() - started) / 1000) * offeredRate);
+    const count = Math.min(due - offered, perTick * 10);
+    if (count > 0) {
+      const batch = simulation.next(count);
+      offered += count;
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      sends.push(sendTracked(platform, batch, sent).finally(() => inFlight--));
+    }
+    await sleep(tickMs);
+  }
+  await Promise.all(sends);
+  const offerMs = performance.now() - started;
+  while ((await platform.lag()) > 0) await sleep(20);
+
+  const latencies: number[] = [];
+  for (const event of sent) {
+    let done = 0;
+    for (const processor of readers.get(event.topic) ?? []) {
+      const list = applied.get(`${processor}|${event.topic}:${event.partition}`);
+      // First applied batch whose next offset is past this event.
+      let lo = 0;
+      let hi = list ? list.offsets.length : 0;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (list!.offsets[mid] > event.offset) hi = mid; else lo = mid + 1;
+      }
+      if (!list || lo === list.offsets.length) { done = NaN; break; }
+      done = Math.max(done, list.at[lo]);
+    }
+    if (!Number.isNaN(done)) latencies.push(Math.max(0, done - event.ackAt));
+  }
+  latencies.sort((a, b) => a - b);
+  console.log(`latency at ${fmt(offeredRate)} events/s offered for ${durationS} s (achieved ${fmt((offered / offerMs) * 1000)}/s, ${fmt(latencies.length)} events measured,`
+    + ` up to ${maxInFlight} produce calls in flight): produce ack → in every view p50 ${percentile(latencies, 50).toFixed(1)} ms,`
+    + ` p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${percentile(latencies, 100).toFixed(1)} ms`);
+}
+
+/** Sends through the event producer and notes each event's position and ack time. */
+async function sendTracked(platform: BenchPlatform, batch: DarkroomEvent[], sent: Sent[]): Promise<void> {
+  const byTopic = new Map<string, Array<{ key: string; value: Buffer; timestamp: number }>>();
+  for (const event of batch) {
+    const { topic, key, value } = platform.serde.encodeSync(event);
+    let list = byTopic.get(topic);
+    if (!list) byTopic.set(topic, (list = []));
+    list.push({ key, value, timestamp: event.ts });
+  }
+  await Promise.all([...byTopic].map(async ([topic, records]) => {
+    const offsets = await platform.backend.produce(topic, records);
+    const ackAt = performance.now();
+    for (const o of offsets) sent.push({ topic: o.topic, partition: o.partition, offset: o.offset, ackAt });
+  }));
+}
+
+const platform = await openBenchPlatform({ mode, partitions, workers, kafkaBrokers: values.brokers!, redisUrl: values.redis! });
+try {
+  console.log(`mode ${mode}, ${partitions} partitions, ${workers} worker thread(s), ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  // Event time starts in the recent past so that expiring views (seen-state, stories) stay alive.
+  const startTs = Date.now() - Math.ceil(events / 1000) * 1000 - 60_000;
+  const simulation = createSimulation({ users, seed: 7, startTs, rate: 1000 });
+  const t0 = performance.now();
+  const total = await prefill(platform, simulation);
+  console.log(`pre-filled ${fmt(total)} source events (${fmt(simulation.bootstrapSize)} world + ${fmt(events)} stream, ${fmt(users)} users) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  if (mode === 'kafka-redis') {
+    const raw = await rawKafkaConsume(platform, total);
+    console.log(`raw kafkajs consume loop over the same topics: ${fmt(raw)} records/s (the ceiling; target: pipeline >= half of it)`);
+  }
+  await throughput(platform, total);
+  if (!values['skip-latency']) await latency(platform, simulation);
+} finally {
+  await platform.close();
+}
+process.exit(0);
