@@ -78,14 +78,12 @@ export async function openBenchPlatform(options: BenchPlatformOptions): Promise<
   const platform: BenchPlatform = {
     dataDir, namespace, backend, producer: createEventProducer(backend, serde), serde, topology, codec, views, analytics,
     async startPipeline(observer) {
-      const pipelineOptions: PipelineOptions & { workers?: number; dataDir?: string; workerEngines?: unknown } = {
-        backend, codec, topology, groupPrefix: 'darkroom', observer,
+      const pipelineOptions: PipelineOptions = {
+        backend, codec, topology, groupPrefix: 'darkroom', observer, log: (line) => console.log(`  [pipeline] ${line}`),
         sinkFor: (name, kind) => (kind === 'views' ? viewSink(views, generation, name) : analyticsSink(analytics, name)),
         workers: options.workers,
-        workerSetup: kafka
-          ? { mode: 'kafka-redis', kafkaBrokers: options.kafkaBrokers.split(','), redisUrl: options.redisUrl, namespace, dataDir, topology: topologyOptions, generation }
-          : { mode: 'embedded', dataDir, topology: topologyOptions, generation },
-      } as PipelineOptions;
+        workerSetup: { dataDir, topology: topologyOptions, generation, groupPrefix: 'darkroom' },
+      };
       platform.pipeline = await startPipeline(pipelineOptions);
       return platform.pipeline;
     },

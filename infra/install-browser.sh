@@ -4,7 +4,7 @@
 # nothing when /usr/bin/chromium is already there.
 set -euo pipefail
 
-if [[ -x /usr/bin/chromium ]]; then
+if [[ -x /usr/bin/chromium && -d /usr/share/fonts/truetype/noto ]]; then
   echo "chromium: $(/usr/bin/chromium --version 2>/dev/null || echo present)"
   exit 0
 fi
@@ -17,5 +17,5 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get -o DPkg::Lock::Timeout=600 update -q
-$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends chromium fonts-dejavu-core
+$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends chromium fonts-dejavu-core fonts-noto-color-emoji
 echo "chromium: $(/usr/bin/chromium --version 2>/dev/null || echo installed)"

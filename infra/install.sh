@@ -19,6 +19,7 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 command -v kcat >/dev/null || missing+=(kcat)
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
+command -v docker-compose >/dev/null || missing+=(docker-compose)  # validates docker-compose.yml in CI (no engine needed)
 
 if [[ ${#missing[@]} -gt 0 ]]; then
   sudo=()

@@ -32,6 +32,7 @@ export const defaultWorkerCount = () => Math.max(1, os.availableParallelism?.() 
 /** Worker threads get a larger young generation: processors allocate many short-lived objects. */
 const YOUNG_GENERATION_MB = 48;
 const STOP_TIMEOUT_MS = 30_000;
+const WORKER_LOADER = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}); })`;
 
 export async function startWorkerHost(options: WorkerHostOptions): Promise<WorkerHost> {
   const log = options.log ?? (() => {});
@@ -76,9 +77,11 @@ export async function startWorkerHost(options: WorkerHostOptions): Promise<Worke
   const started: Array<Promise<void>> = [];
   for (let w = 0; w < count; w++) {
     const data: WorkerData = { setup: options.setup, partitions: owned[w], processors: options.processors };
-    const worker = new Worker(new URL('./worker.ts', import.meta.url), {
+    // The entry is a small loader: on Node 20, `--import tsx` in a worker's execArgv does not reach the
+    // worker's own module loading, so the worker registers tsx itself, then imports the TypeScript.
+    const worker = new Worker(WORKER_LOADER, {
+      eval: true,
       workerData: data,
-      execArgv: ['--import', 'tsx'],
       resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
       name: `darkroom-processors-${w}`,
     });

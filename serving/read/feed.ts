@@ -15,7 +15,7 @@
 // round trip 2 the celebrity timelines (through the hot cache: a celebrity's timeline is read once per
 // burst, not once per follower); round trip 3 hydrates the page (post:<id> and stats:<id> of every
 // item in one pipeline) and checks following:<user> alongside. When filters drop so many posts that
-// the page is short, the sources are read again deeper (rare; bounded by MAX_ROUNDS).
+// the page is short, the sources are read again deeper (rare; O(log n) rounds).
 import type { ScoredMember, ViewStore } from '../../sinks/view-store.ts';
 import { splitTaggedMember } from '../../processors/effects.ts';
 import {
@@ -64,7 +64,8 @@ interface Source {
 
 /** Extra entries read beyond the page, so that filtered posts rarely cost another round. */
 const SLACK = 0;
-const MAX_ROUNDS = 4;
+/** Safety net on round trips beyond the usual three; geometric growth never needs it in practice. */
+const MAX_EXTRA_ROUNDS = 12;
 
 export class FeedReader {
   constructor(
@@ -121,39 +122,40 @@ export class FeedReader {
 
     // Hydration results by post_id across rounds; null = dropped (deleted, or author not followed).
     const checked = new Map<string, FeedItem | null>();
-    for (let round = 1; ; round++) {
-      const ordered = merge(sources, cursor, hidden);
-      // Round trip 3: hydrate what the page still needs, in order.
-      const need: Candidate[] = [];
-      let usable = 0;
-      for (const c of ordered) {
-        if (usable >= limit) break;
-        const known = checked.get(c.postId);
-        if (known === undefined) { need.push(c); usable++; } else if (known) usable++;
+    // Hydrate a little more than the page so a dropped post rarely costs a round; doubled each time
+    // posts were dropped, so even a feed full of stale entries takes O(log n) rounds.
+    let batch = limit + Math.ceil(limit / 10) + 1;
+    let ordered = merge(sources, cursor, hidden);
+    for (let extraRounds = 0; ; extraRounds++) {
+      const unchecked = ordered.filter((c) => !checked.has(c.postId));
+      if (stillNeeded(ordered, checked, limit) > 0 && unchecked.length) {
+        // Round trip 3 (and, when posts were dropped, again): hydrate the next candidates in order.
+        await this.hydrate(gen, user, unchecked.slice(0, batch), now, checked);
+        batch *= 2;
+      } else {
+        const items: FeedItem[] = [];
+        let last: Candidate | undefined;
+        for (const c of ordered) {
+          if (items.length === limit) break;
+          const item = checked.get(c.postId);
+          if (item === undefined) break;
+          last = c;
+          if (item) items.push(item);
+        }
+        const moreInSources = sources.some((s) => !s.exhausted) || (last !== undefined && ordered.at(-1) !== last);
+        if (items.length === limit || !moreInSources || extraRounds >= MAX_EXTRA_ROUNDS) {
+          // With a full page the cursor is its last item; with a short page cut by MAX_EXTRA_ROUNDS it
+          // is the last post examined, so the next request moves on instead of re-reading dropped posts.
+          return { items, next_cursor: moreInSources && last ? encodeCursor(last) : null };
+        }
+        depth *= 4;
+        const deeper = sources.filter((s) => !s.exhausted);
+        await Promise.all([
+          deeper.includes(feed) ? feed.read(depth).then((m) => fill(feed, m, depth)) : undefined,
+          readTimelines(celebritySources.filter((s) => deeper.includes(s)), depth),
+        ]);
+        ordered = merge(sources, cursor, hidden);
       }
-      if (need.length) await this.hydrate(gen, user, need, now, checked);
-
-      const items: FeedItem[] = [];
-      let last: Candidate | undefined;
-      for (const c of ordered) {
-        if (items.length === limit) break;
-        const item = checked.get(c.postId);
-        if (item === undefined) break;
-        last = c;
-        if (item) items.push(item);
-      }
-      const moreInSources = sources.some((s) => !s.exhausted) || (last !== undefined && ordered.at(-1) !== last);
-      if (items.length === limit || !moreInSources || round === MAX_ROUNDS) {
-        // With a full page the cursor is its last item; with a short page cut by MAX_ROUNDS it is the
-        // last post examined, so the next request moves on instead of re-reading dropped posts.
-        return { items, next_cursor: moreInSources && last ? encodeCursor(last) : null };
-      }
-      depth *= 4;
-      const deeper = sources.filter((s) => !s.exhausted);
-      await Promise.all([
-        deeper.includes(feed) ? feed.read(depth).then((m) => fill(feed, m, depth)) : undefined,
-        readTimelines(celebritySources.filter((s) => deeper.includes(s)), depth),
-      ]);
     }
   }
 
@@ -173,6 +175,18 @@ export class FeedReader {
   }
 }
 
+/** How many more of `ordered`'s unchecked posts the page needs (0: the page can be assembled). */
+function stillNeeded(ordered: Candidate[], checked: Map<string, FeedItem | null>, limit: number): number {
+  let usable = 0;
+  for (const c of ordered) {
+    const known = checked.get(c.postId);
+    if (known === undefined) return limit - usable;
+    if (known) usable++;
+    if (usable >= limit) return 0;
+  }
+  return 0;
+}
+
 /**
  * The sources' entries merged in feed order, below the cursor, without hidden authors or duplicates.
  * Only positions every source has read past are included: a source that returned a full slice may
@@ -190,7 +204,7 @@ function merge(sources: Source[], cursor: FeedPosition | undefined, hidden: Read
   for (const s of sources) {
     for (const c of s.entries) {
       if (!isBelow(c, cursor) || hidden.has(c.authorId) || seen.has(c.postId)) continue;
-      if (c.ts <= bound) continue;
+      if (c.ts < bound) continue;
       seen.add(c.postId);
       ordered.push(c);
     }

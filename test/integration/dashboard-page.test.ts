@@ -28,11 +28,13 @@ function freePort(): Promise<number> {
 /** Counts pixels inside a chart's plot area whose color is near one of its datasets' colors. */
 async function datasetPixels(page: Page, chart: 'rateChart' | 'trendingChart'): Promise<number> {
   return page.evaluate((name) => {
-    const c = (window as unknown as { darkroomDashboard: Record<string, any> }).darkroomDashboard[name];
+    // Runs in the page; the test program has no DOM types, hence `any`.
+    const page = globalThis as any;
+    const c = page.darkroomDashboard[name];
     const ratio = c.currentDevicePixelRatio ?? 1;
     const { left, top, right, bottom } = c.chartArea;
     const image = c.ctx.getImageData(Math.floor(left * ratio), Math.floor(top * ratio), Math.ceil((right - left) * ratio), Math.ceil((bottom - top) * ratio));
-    const probe = document.createElement('canvas').getContext('2d')!;
+    const probe = page.document.createElement('canvas').getContext('2d');
     const colors = c.data.datasets.flatMap((d: any) => [d.borderColor, d.backgroundColor].flat()).filter(Boolean).map((css: string) => {
       probe.fillStyle = css;
       probe.fillRect(0, 0, 1, 1);
@@ -117,7 +119,7 @@ describe.skipIf(browserMissing)(`dashboard page${browserMissing ? ` (skipped: ${
     expect(new URL(page.url()).searchParams.has('token')).toBe(false);
 
     // A nonzero events/s that the server measured, shown by the page.
-    await page.waitForFunction(() => Number(document.getElementById('kpi-rate')?.dataset.value) > 0, undefined, { timeout: 60_000 });
+    await page.waitForFunction(() => Number((globalThis as any).document.getElementById('kpi-rate')?.dataset.value) > 0, undefined, { timeout: 60_000 });
     const shown = Number(await page.locator('#kpi-rate').getAttribute('data-value'));
     expect(shown).toBeGreaterThan(0);
     const server = await api('/v1/dashboard/stats');
@@ -127,7 +129,7 @@ describe.skipIf(browserMissing)(`dashboard page${browserMissing ? ` (skipped: ${
 
     // The throughput chart drew lines of the datasets' colors (grid and background alone would not count).
     await page.waitForFunction(() => {
-      const chart = (window as unknown as { darkroomDashboard: { rateChart: { data: { datasets: Array<{ data: unknown[] }> } } } }).darkroomDashboard.rateChart;
+      const chart = (globalThis as any).darkroomDashboard.rateChart as { data: { datasets: Array<{ data: unknown[] }> } };
       return chart.data.datasets.some((d) => d.data.length >= 6);
     }, undefined, { timeout: 30_000 });
     expect(await datasetPixels(page, 'rateChart')).toBeGreaterThan(300);
@@ -139,7 +141,7 @@ describe.skipIf(browserMissing)(`dashboard page${browserMissing ? ` (skipped: ${
     // Trending and feed come from the read API (serving/read/); when this process serves it, the page must show it.
     const trending = await api('/v1/hashtags/trending?limit=20');
     if (trending.status === 200) {
-      await page.waitForFunction(() => (window as any).darkroomDashboard.trendingChart.data.labels.length > 0, undefined, { timeout: 60_000 });
+      await page.waitForFunction(() => (globalThis as any).darkroomDashboard.trendingChart.data.labels.length > 0, undefined, { timeout: 60_000 });
       await page.waitForTimeout(1000); // the bars' grow animation
       expect(await datasetPixels(page, 'trendingChart')).toBeGreaterThan(300);
     } else {

@@ -104,7 +104,7 @@ function mergeProperty(store: () => ViewStore) {
       expect(seen).toEqual(expectedFeed(w));
       await views.setCurrentGeneration('g1');
       await views.dropGeneration(generation);
-    }), { numRuns: 60 });
+    }), { numRuns: 300 });
   });
 }
 
