@@ -47,6 +47,8 @@ export interface Config {
   headersTimeoutMs: number;
   /** Follows per hour of event time above which an account is flagged as a bot. */
   botFollowsPerHour: number;
+  /** Worker threads for the view processors on the embedded log (1 = all on the main thread). */
+  workers: number;
 }
 
 export function loadConfig(): Config {
@@ -74,6 +76,7 @@ export function loadConfig(): Config {
     requestTimeoutMs: int('DARKROOM_REQUEST_TIMEOUT_MS', 30_000, 100),
     headersTimeoutMs: int('DARKROOM_HEADERS_TIMEOUT_MS', 10_000, 100),
     botFollowsPerHour: int('DARKROOM_BOT_FOLLOWS_PER_HOUR', 1_000, 1),
+    workers: int('DARKROOM_WORKERS', 1, 1),
   };
 }
 

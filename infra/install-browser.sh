@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the headless browser the dashboard test drives (test/integration/dashboard*.test.ts):
 # Debian's chromium, so nothing is downloaded outside the package registries. CI calls this; it does
-# nothing when /usr/bin/chromium is already there.
+# nothing when /usr/bin/chromium and the fonts (emoji in captions) are already there.
 set -euo pipefail
 
 if [[ -x /usr/bin/chromium && -d /usr/share/fonts/truetype/noto ]]; then

@@ -52,6 +52,14 @@ export async function start(roles: Roles): Promise<void> {
     pipeline = await startPipeline({
       backend, codec, topology, observer: metrics.observer, log,
       sinkFor: (name, kind) => (kind === 'views' ? viewSink(views, generation, name) : analytics!.sink(name)),
+      workers: config.workers,
+      workerSetup: {
+        dataDir: config.dataDir, generation, groupPrefix: 'darkroom', schemaRegistryUrl: config.schemaRegistryUrl, redisUrl: config.redisUrl,
+        topology: {
+          partitions: config.partitions, celebrityFollowers: config.celebrityFollowers, feedLength: config.feedLength,
+          trendingHalfLifeMinutes: config.trendingHalfLifeMinutes, botFollowsPerHour: config.botFollowsPerHour,
+        },
+      },
     });
     statusSources = pipeline.processors;
   } else {

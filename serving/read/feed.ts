@@ -63,7 +63,7 @@ interface Source {
 }
 
 /** Extra entries read beyond the page, so that filtered posts rarely cost another round. */
-const SLACK = 0;
+const SLACK = 10;
 /** Safety net on round trips beyond the usual three; geometric growth never needs it in practice. */
 const MAX_EXTRA_ROUNDS = 12;
 
@@ -204,7 +204,7 @@ function merge(sources: Source[], cursor: FeedPosition | undefined, hidden: Read
   for (const s of sources) {
     for (const c of s.entries) {
       if (!isBelow(c, cursor) || hidden.has(c.authorId) || seen.has(c.postId)) continue;
-      if (c.ts < bound) continue;
+      if (c.ts <= bound) continue;
       seen.add(c.postId);
       ordered.push(c);
     }

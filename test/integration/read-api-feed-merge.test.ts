@@ -31,17 +31,18 @@ interface ModelPost {
   alsoInFeed: boolean;
 }
 
-const world = fc.record({
+const anyWorld = fc.record({
   posts: fc.uniqueArray(
     fc.record({
       postId: fc.stringMatching(/^[a-z0-9]{1,3}$/),
       author: fc.constantFrom(...FANOUT_AUTHORS, ...CELEBRITIES),
-      ts: fc.integer({ min: 0, max: 12 }), // few distinct times: ties everywhere
+      ts: fc.nat(1_000), // folded into 0..timeSpread below: few distinct times, ties everywhere
       deleted: fc.integer({ min: 0, max: 3 }).map((n) => n === 0),
       alsoInFeed: fc.boolean(),
     }),
     { selector: (p) => p.postId, maxLength: 60 },
   ),
+  timeSpread: fc.constantFrom(0, 1, 3, 12),
   blocked: fc.subarray([...FANOUT_AUTHORS.filter((a) => a !== 'v'), ...CELEBRITIES], { maxLength: 2 }),
   blockedBy: fc.subarray(FANOUT_AUTHORS.filter((a) => a !== 'v'), { maxLength: 1 }),
   unfollowed: fc.subarray(FANOUT_AUTHORS.filter((a) => a !== 'v'), { maxLength: 1 }),
@@ -49,7 +50,21 @@ const world = fc.record({
   limits: fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 5 }),
 });
 
+const world = anyWorld.map((w) => ({ ...w, posts: w.posts.map((p) => ({ ...p, ts: p.ts % (w.timeSpread + 1) })) }));
 type World = typeof world extends fc.Arbitrary<infer V> ? V : never;
+
+/**
+ * A case random search rarely hits: more same-millisecond feed entries than one read returns, and a
+ * celebrity post at that millisecond with a smaller post_id. Merging the partial tie would skip feed
+ * entries forever (they sort above the cursor of the next page).
+ */
+const TIE_ACROSS_READS: World = {
+  posts: [
+    ...Array.from({ length: 14 }, (_, i) => ({ postId: `z${i}`, author: 'a0', ts: 5, deleted: false, alsoInFeed: false })),
+    { postId: 'a', author: 'c0', ts: 5, deleted: false, alsoInFeed: false },
+  ],
+  timeSpread: 12, blocked: [], blockedBy: [], unfollowed: [], celebritiesFollowed: ['c0'], limits: [1],
+};
 
 function effectsOf(w: World): Effect[] {
   const out: Effect[] = [];
@@ -104,7 +119,7 @@ function mergeProperty(store: () => ViewStore) {
       expect(seen).toEqual(expectedFeed(w));
       await views.setCurrentGeneration('g1');
       await views.dropGeneration(generation);
-    }), { numRuns: 300 });
+    }), { numRuns: 150, examples: [[TIE_ACROSS_READS]] });
   });
 }
 

@@ -10,6 +10,7 @@ import type { Doorbell } from './doorbell.ts';
 import { EmbeddedLogError } from './errors.ts';
 import { applyRetention, overSize } from './retention.ts';
 import { openLogStore, TopicDirectory, type StoredTopic } from './store.ts';
+import path from 'node:path';
 
 export { EmbeddedLogError, UnknownTopicError } from './errors.ts';
 
@@ -74,6 +75,19 @@ export function createEmbeddedBackend(options: EmbeddedBackendOptions): Embedded
     if (closed) throw new EmbeddedLogError(`embedded log at ${options.dataDir} is closed`);
   }
 
+  function ringLocal(topic: string): void {
+    for (const doorbell of doorbells.get(topic) ?? []) doorbell.ring();
+  }
+  // Worker threads of this process open their own environment on the same directory: a produce in
+  // one thread wakes the consumers of the others at once instead of at their next poll.
+  const threads = new BroadcastChannel(`darkroom-embedded-log:${path.resolve(options.dataDir)}`);
+  threads.unref();
+  threads.onmessage = (event) => {
+    if (closed) return;
+    store.root.resetReadTxn(); // read the other thread's commit, not this thread's older snapshot
+    ringLocal((event as MessageEvent<string>).data);
+  };
+
   const host = {
     store,
     directory,
@@ -106,7 +120,8 @@ export function createEmbeddedBackend(options: EmbeddedBackendOptions): Embedded
       const stored = directory.get(topic);
       const { offsets, touched } = await appender.append(stored, records, now());
       for (const [partition, state] of touched) if (overSize(stored.spec, state)) trimSoon(stored, partition);
-      for (const doorbell of doorbells.get(topic) ?? []) doorbell.ring();
+      ringLocal(topic);
+      threads.postMessage(topic);
       return offsets;
     },
 
@@ -124,11 +139,13 @@ export function createEmbeddedBackend(options: EmbeddedBackendOptions): Embedded
 
     async committed(groupId: string, topics: string[]) {
       open();
+      store.root.resetReadTxn(); // offsets written by other threads or processes count too
       return topics.flatMap((name) => committedOffsets(store, groupId, directory.get(name)));
     },
 
     async lag(groupId: string, topics: string[]): Promise<PartitionLag[]> {
       open();
+      store.root.resetReadTxn(); // offsets written by other threads or processes count too
       return topics.flatMap((name) => {
         const topic = directory.get(name);
         const starts = startOffsets(store, topic);
@@ -144,11 +161,13 @@ export function createEmbeddedBackend(options: EmbeddedBackendOptions): Embedded
 
     async endOffsets(topic: string) {
       open();
+      store.root.resetReadTxn(); // offsets written by other threads or processes count too
       return endOffsets(store, directory.get(topic));
     },
 
     async startOffsets(topic: string) {
       open();
+      store.root.resetReadTxn(); // offsets written by other threads or processes count too
       return startOffsets(store, directory.get(topic));
     },
 
@@ -160,6 +179,7 @@ export function createEmbeddedBackend(options: EmbeddedBackendOptions): Embedded
     async close() {
       if (closed) return;
       closed = true;
+      threads.close();
       if (sweeper) clearInterval(sweeper);
       await Promise.all([...consumers].map((consumer) => consumer.stop()));
       await retentionQueue;
