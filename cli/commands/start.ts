@@ -9,6 +9,7 @@ import { viewSink, type ViewStore } from '../../sinks/view-store.ts';
 import { createMetrics } from '../../serving/metrics.ts';
 import { createApp } from '../../serving/app.ts';
 import { ingestRouter } from '../../serving/ingest.ts';
+import { readRouter } from '../../serving/read/index.ts';
 import { createHttpServer, createRateLimiter } from '../../serving/hardening.ts';
 import { adminRouter } from '../../serving/admin.ts';
 import { pipelineStatus, statusRouter, type ProcessorStatusSource } from '../../serving/status.ts';
@@ -84,6 +85,7 @@ export async function start(roles: Roles): Promise<void> {
           rateLimit: { limiter: createRateLimiter({ eventsPerSecond: config.ingestRateLimit }), eventsPerSecond: config.ingestRateLimit },
           onAccepted: (events) => { for (const e of events) metrics.eventsIngested.inc({ topic: routeOf(e).topic }); },
         }),
+        readRouter({ views, generation: () => views.currentGeneration(), trendingHalfLifeMinutes: config.trendingHalfLifeMinutes, partitions: config.partitions }),
         statusRouter(backend, () => statusSources, () => ({
           engines: {
             topics: backend.kind === 'kafka' ? 'kafka' : 'embedded',

@@ -175,7 +175,9 @@ export async function createAnalyticsStore(options: AnalyticsStoreOptions): Prom
       if (!text) throw new SinkError('empty query');
       // Second wall after readonly=1: no writes, no files, URLs or other servers (read-only.ts).
       try { assertReadOnlySql(text); } catch (error) {
-        if (error instanceof ReadOnlyViolation) throw new SinkError(error.message);
+        if (error instanceof ReadOnlyViolation) {
+          throw new SinkError(`query refused: only reads are allowed (${error.message.replace(/^query refused: /, '')})`);
+        }
         throw error;
       }
       try {

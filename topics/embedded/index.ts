@@ -85,7 +85,7 @@ export function createEmbeddedBackend(options: EmbeddedBackendOptions): Embedded
   threads.onmessage = (event) => {
     if (closed) return;
     store.root.resetReadTxn(); // read the other thread's commit, not this thread's older snapshot
-    ringLocal((event as MessageEvent<string>).data);
+    ringLocal((event as { data: string }).data);
   };
 
   const host = {

@@ -1,0 +1,280 @@
+// Read API latency on Redis with the views of a large simulated world:
+//   feed page of 20 hydrated items, p50/p99 at a fixed 1,000 requests/s (open loop: latency counts
+//   from the time a request was due, so a stall is not hidden); trending p99 at 1,000 requests/s;
+//   peak feed requests/s (closed loop); Redis's own PING round trip measured in the same run.
+//
+//   npx tsx bench/serving-feed.ts [--users 1000000] [--events 2000000] [--redis redis://127.0.0.1:16379]
+//                                 [--seconds 20] [--reload]
+//
+// Loading: the simulator's world (bootstrap: profiles and follows) and `--events` of traffic go
+// through the real processors (feed-fanout, trending, engagement counters; 8 partitions, repartition
+// topics followed in process) and their effects are applied to Redis with the real view store
+// (applyBatch), without Kafka in between: the views are those the pipeline would build. They are
+// kept under the Redis namespace "benchserve" and reused by the next run unless --reload.
+// The server runs in a child process (as in production, apart from the load generator); both share
+// the machine's cores with Redis.
+import { fork, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { createFeedFanout } from '../processors/feed-fanout/index.ts';
+import { createTrending } from '../processors/trending-hashtags/index.ts';
+import { createEngagement } from '../processors/engagement-counters/index.ts';
+import type { Effect } from '../processors/effects.ts';
+import type { Processor } from '../processors/processor.ts';
+import { routeOf, type DarkroomEvent } from '../schemas/events.ts';
+import { createSimulation } from '../simulator/index.ts';
+import { partitionFor } from '../topics/partitioner.ts';
+import { createRedisViewStore } from '../sinks/redis/redis-view-store.ts';
+import type { ViewStore } from '../sinks/view-store.ts';
+import { createApp } from '../serving/app.ts';
+import { createMetrics } from '../serving/metrics.ts';
+import { readRouter } from '../serving/read/index.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    users: { type: 'string', default: '1000000' },
+    events: { type: 'string', default: '2000000' },
+    redis: { type: 'string', default: 'redis://127.0.0.1:16379' },
+    seconds: { type: 'string', default: '20' },
+    reload: { type: 'boolean', default: false },
+    serve: { type: 'boolean', default: false }, // internal: the child process
+  },
+});
+const NAMESPACE = 'benchserve';
+const PARTITIONS = 8;
+const GENERATION = 'g1';
+const HALF_LIFE_MINUTES = 60;
+const users = Number(args.users);
+const seconds = Number(args.seconds);
+
+// ---------------------------------------------------------------------------------------------
+// Loading the views.
+
+interface Routed { topic: string; partition: number; value: unknown }
+
+async function load(views: ViewStore): Promise<void> {
+  const fanout = createFeedFanout({ celebrityFollowers: 100_000, feedLength: 800 });
+  const trending = createTrending({ halfLifeMinutes: HALF_LIFE_MINUTES });
+  const engagement = createEngagement();
+  const processors = [fanout, trending.extract, trending.score, engagement.deletions, engagement.counters] as Array<Processor<unknown, unknown>>;
+  const consumers = new Map<string, Array<Processor<unknown, unknown>>>();
+  for (const p of processors) for (const topic of p.inputs) consumers.set(topic, [...(consumers.get(topic) ?? []), p]);
+  const states = new Map<string, unknown>();
+  const offsets = new Map<string, number>();
+
+  let pending: Effect[] = [];
+  let applied = 0;
+  const flush = async () => {
+    if (!pending.length) return;
+    const effects = pending;
+    pending = [];
+    await views.applyBatch({ generation: GENERATION, processor: 'bench-loader', effects, offsets: [] });
+    applied += effects.length;
+  };
+  // What the runtime does, in process: each record to every processor reading its topic, with the
+  // state of its partition; repartition effects become records of the internal topic at once.
+  const deliver = (first: Routed) => {
+    const queue = [first];
+    while (queue.length) {
+      const record = queue.shift()!;
+      const at = `${record.topic}:${record.partition}`;
+      const offset = offsets.get(at) ?? 0;
+      offsets.set(at, offset + 1);
+      for (const p of consumers.get(record.topic) ?? []) {
+        const stateKey = `${p.name}:${record.partition}`;
+        let state = states.get(stateKey);
+        if (state === undefined) states.set(stateKey, (state = p.init(record.partition)));
+        for (const effect of p.apply(state, record.value, { topic: record.topic, partition: record.partition, offset })) {
+          if (effect.kind === 'repartition') queue.push({ topic: effect.topic, partition: partitionFor(effect.key, PARTITIONS), value: effect.value });
+          else if (effect.kind !== 'row') pending.push(effect);
+        }
+      }
+    }
+  };
+  const send = async (events: Iterable<DarkroomEvent>) => {
+    for (const event of events) {
+      const { topic, key } = routeOf(event);
+      deliver({ topic, partition: partitionFor(key, PARTITIONS), value: event });
+      if (pending.length >= 4_000) await flush(); // the view store sends a batch as one script call
+    }
+    await flush();
+  };
+
+  const started = performance.now();
+  // Event time ends about now, so the trending scores and story expiries are current.
+  const rate = 1_000;
+  const events = Number(args.events);
+  const sim = createSimulation({ users, seed: 42, startTs: Date.now() - (events / rate) * 1000, rate });
+  let last = performance.now();
+  const progress = (phase: string, done: number, total: number) => {
+    if (performance.now() - last < 10_000) return;
+    last = performance.now();
+    console.log(`  ${phase}: ${done.toLocaleString('en')} / ${total.toLocaleString('en')} events, ${applied.toLocaleString('en')} effects applied, ${((last - started) / 1000).toFixed(0)} s`);
+  };
+  let done = 0;
+  const chunk: DarkroomEvent[] = [];
+  for (const event of sim.bootstrap()) {
+    chunk.push(event);
+    if (chunk.length === 50_000) { await send(chunk); done += chunk.length; chunk.length = 0; progress('bootstrap', done, sim.bootstrapSize); }
+  }
+  await send(chunk);
+  console.log(`bootstrap: ${sim.bootstrapSize.toLocaleString('en')} events in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  for (let sent = 0; sent < events; sent += 10_000) {
+    await send(sim.next(Math.min(10_000, events - sent)));
+    progress('traffic', sent, events);
+  }
+  console.log(`loaded ${(sim.bootstrapSize + events).toLocaleString('en')} events -> ${applied.toLocaleString('en')} effects in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load generation.
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+function request(port: number, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? resolve(res.statusCode) : reject(new Error(`${path}: HTTP ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+  });
+}
+
+/** Open loop at `rate` requests/s for `durationS`: latency from each request's due time. */
+async function openLoop(port: number, rate: number, durationS: number, path: (i: number) => string): Promise<number[]> {
+  const latencies: number[] = [];
+  const total = Math.round(rate * durationS);
+  const start = performance.now();
+  const inflight: Array<Promise<void>> = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    inflight.push(request(port, path(i)).then(() => { latencies.push(performance.now() - due); }));
+  }
+  await Promise.all(inflight);
+  return latencies;
+}
+
+/** Closed loop: `concurrency` clients back to back for `durationS`; requests/s. */
+async function closedLoop(port: number, concurrency: number, durationS: number, path: (i: number) => string): Promise<number> {
+  let count = 0;
+  const end = performance.now() + durationS * 1000;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (performance.now() < end) await request(port, path(count++));
+  }));
+  return count / durationS;
+}
+
+const quantile = (values: number[], q: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+};
+const ms = (v: number) => `${v.toFixed(2)} ms`;
+const summary = (values: number[]) => `p50 ${ms(quantile(values, 0.5))}  p99 ${ms(quantile(values, 0.99))}  max ${ms(Math.max(...values))}  (n=${values.length})`;
+
+async function main(): Promise<void> {
+  const redis = new Redis(args.redis!);
+  const marker = `${NAMESPACE}:loaded`;
+  const loaded = await redis.get(marker);
+  if (args.reload || loaded !== `${users}:${args.events}`) {
+    console.log(`loading ${users.toLocaleString('en')} users + ${Number(args.events).toLocaleString('en')} events of traffic into Redis (namespace ${NAMESPACE})...`);
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${NAMESPACE}:*`, 'COUNT', 10_000);
+      if (keys.length) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    const views = await createRedisViewStore({ url: args.redis!, namespace: NAMESPACE });
+    await load(views);
+    await views.close();
+    await redis.set(marker, `${users}:${args.events}`);
+  } else {
+    console.log(`reusing the views of ${users.toLocaleString('en')} users + ${Number(args.events).toLocaleString('en')} events in Redis (--reload to rebuild)`);
+  }
+  const info = await redis.info('memory');
+  console.log(`redis: ${await redis.dbsize()} keys, ${/used_memory_human:(\S+)/.exec(info)?.[1]} used`);
+
+  // Who reads: random users; how full their pages are is reported below.
+  let seed = 12345;
+  const nextRandom = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const readers = Array.from({ length: 20_000 }, () => `u${1 + Math.floor(nextRandom() * users)}`);
+  const feedPath = (i: number) => `/v1/users/${readers[i % readers.length]}/feed?limit=20`;
+
+  const child: ChildProcess = fork(new URL(import.meta.url).pathname, ['--serve', '--redis', args.redis!], { execArgv: process.execArgv });
+  const port = await new Promise<number>((resolve) => child.once('message', (m: { port: number }) => resolve(m.port)));
+  const takeHandlerTimes = () => new Promise<number[]>((resolve) => {
+    child.once('message', (m: { handlerMs: number[] }) => resolve(m.handlerMs));
+    child.send({ take: true });
+  });
+
+  try {
+    // Page fill and celebrity merges of a sample, straight from the API.
+    let items = 0; let full = 0; let withCelebrities = 0;
+    for (const user of readers.slice(0, 500)) {
+      const body = await new Promise<{ items: unknown[] }>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port, path: `/v1/users/${user}/feed?limit=20`, agent }, (res) => {
+          let text = ''; res.on('data', (d) => (text += d)); res.on('end', () => resolve(JSON.parse(text)));
+        }).on('error', reject);
+      });
+      items += body.items.length; if (body.items.length === 20) full++;
+    }
+    withCelebrities = (await Promise.all(readers.slice(0, 500).map((u) => redis.zcard(`${NAMESPACE}:${GENERATION}:celebrities-followed:${u}`)))).filter((n) => n > 0).length;
+    console.log(`sample of 500 readers: ${(items / 500).toFixed(1)} items per page, ${full} full pages, ${withCelebrities} merge celebrity timelines`);
+
+    // Warm-up (JIT, connections), not measured.
+    await closedLoop(port, 16, 3, feedPath);
+    await takeHandlerTimes();
+
+    const pings: number[] = [];
+    for (let i = 0; i < 5_000; i++) { const t = performance.now(); await redis.ping(); pings.push(performance.now() - t); }
+    console.log(`redis PING round trip:        ${summary(pings)}`);
+
+    const feed = await openLoop(port, 1_000, seconds, (i) => feedPath(i + 1_000));
+    const feedServer = await takeHandlerTimes();
+    console.log(`feed page (20) @1000 req/s:   ${summary(feed)}`);
+    console.log(`  server side (in handler):   ${summary(feedServer)}`);
+
+    const trending = await openLoop(port, 1_000, Math.min(seconds, 10), () => '/v1/hashtags/trending?limit=10');
+    const trendingServer = await takeHandlerTimes();
+    console.log(`trending @1000 req/s:         ${summary(trending)}`);
+    console.log(`  server side (in handler):   ${summary(trendingServer)}`);
+
+    const peak = await closedLoop(port, 32, Math.min(seconds, 10), (i) => feedPath(i + 50_000));
+    await takeHandlerTimes();
+    console.log(`feed peak (32 clients):       ${Math.round(peak).toLocaleString('en')} req/s`);
+  } finally {
+    child.kill();
+    agent.destroy();
+    await redis.quit();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child process: the read API on the loaded views; reports its own handler times when asked.
+
+async function serve(): Promise<void> {
+  const views = await createRedisViewStore({ url: args.redis!, namespace: NAMESPACE });
+  const handlerMs: number[] = [];
+  const app = createApp({
+    metrics: createMetrics(), log: (l) => process.stderr.write(`${l}\n`), ready: () => true,
+    routes: [readRouter({ views, generation: () => views.currentGeneration(), trendingHalfLifeMinutes: HALF_LIFE_MINUTES, partitions: PARTITIONS })],
+  });
+  const timed = http.createServer((req, res) => {
+    const started = performance.now();
+    res.on('finish', () => handlerMs.push(performance.now() - started));
+    app(req, res);
+  });
+  timed.keepAliveTimeout = 60_000;
+  timed.listen(0, '127.0.0.1', () => process.send!({ port: (timed.address() as AddressInfo).port }));
+  process.on('message', (message: { take?: boolean }) => {
+    if (message.take) process.send!({ handlerMs: handlerMs.splice(0) });
+  });
+}
+
+if (args.serve) await serve();
+else await main();
+

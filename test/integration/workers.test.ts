@@ -1,0 +1,96 @@
+// Worker threads: the view processors split over 2 threads by partition (analytics on the main thread)
+// give exactly the feeds, timelines and post stats of a single-threaded run, also across a stop and
+// restart in between.
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createSimulation } from '../../simulator/index.ts';
+import { createEmbeddedBackend } from '../../topics/embedded/index.ts';
+import { topicCatalog } from '../../topics/catalog.ts';
+import { createEventProducer } from '../../topics/event-producer.ts';
+import { createRegistryClient } from '../../schemas/registry/index.ts';
+import { createSerde } from '../../schemas/serde.ts';
+import type { DarkroomEvent } from '../../schemas/events.ts';
+import { buildTopology, type TopologyOptions } from '../../processors/topology.ts';
+import { createRecordCodec } from '../../processors/record-codec.ts';
+import { startPipeline, type Pipeline } from '../../processors/pipeline.ts';
+import { viewSink } from '../../sinks/view-store.ts';
+import { createEmbeddedViewStore } from '../../sinks/embedded/embedded-view-store.ts';
+import { createAnalyticsStore, analyticsSink, type AnalyticsStore } from '../../sinks/analytics/analytics-store.ts';
+import { pipelineStatus } from '../../serving/status.ts';
+import { snapshotViews } from '../helpers/snapshot.ts';
+import { eventually, tempDataDir } from '../helpers/tmp.ts';
+
+const PARTITIONS = 4;
+const USERS = 400;
+const topologyOptions: TopologyOptions = { partitions: PARTITIONS, celebrityFollowers: 100_000, feedLength: 800, trendingHalfLifeMinutes: 60 };
+const root = tempDataDir('darkroom-workers-');
+afterAll(() => root.remove());
+
+/** A deployment on one data dir; `run` processes what is on the topics until lag 0, then stops. */
+async function deployment(dataDir: string, analytics?: AnalyticsStore) {
+  const topology = buildTopology(topologyOptions);
+  const backend = createEmbeddedBackend({ dataDir });
+  await backend.ensureTopics([...topicCatalog(PARTITIONS), ...topology.internalTopics]);
+  const registry = createRegistryClient({ dataDir });
+  const serde = createSerde(registry);
+  await serde.warm();
+  const codec = await createRecordCodec({ serde, registry, internalTopics: topology.internalTopics.map((t) => t.name) });
+  const views = await createEmbeddedViewStore({ dataDir });
+  const generation = await views.currentGeneration();
+  const only = topology.nodes.filter((n) => analytics || n.sink === 'views').map((n) => n.processor.name);
+  return {
+    views, generation, producer: createEventProducer(backend, serde),
+    async run(workers: number): Promise<void> {
+      const pipeline: Pipeline = await startPipeline({
+        backend, codec, topology, only, workers, lingerMs: 10,
+        workerSetup: { dataDir, topology: topologyOptions, generation, groupPrefix: 'darkroom' },
+        sinkFor: (name, kind) => (kind === 'views' ? viewSink(views, generation, name) : analyticsSink(analytics!, name)),
+      });
+      try {
+        await eventually(async () => ((await pipelineStatus(backend, pipeline.processors)).lag === 0 ? true : undefined), 120_000, 'lag 0');
+      } finally {
+        await pipeline.stop();
+      }
+    },
+    async close() {
+      await views.close();
+      await backend.close();
+      await (registry as unknown as { close?: () => unknown }).close?.();
+    },
+  };
+}
+
+describe('worker threads', () => {
+  it('2 worker threads give the views of one thread, across a restart', async () => {
+    const simulation = createSimulation({ users: USERS, seed: 11, startTs: Date.now() - 3_600_000, rate: 2_000 });
+    const first: DarkroomEvent[] = [...simulation.bootstrap(), ...simulation.next(6_000)];
+    const second = simulation.next(4_000);
+    const analytics = await createAnalyticsStore({ dataDir: path.join(root.dir, 'threaded') });
+    const threaded = await deployment(path.join(root.dir, 'threaded'), analytics);
+    const single = await deployment(path.join(root.dir, 'single'));
+    try {
+      await threaded.producer.send(first);
+      await threaded.run(2);
+      await threaded.producer.send(second);
+      await threaded.run(2); // workers restore their partitions' state from the sinks' offsets
+
+      await single.producer.send([...first, ...second]);
+      await single.run(1);
+
+      const scope = { users: USERS, posts: simulation.stats().posts + 10, partitions: PARTITIONS };
+      const a = await snapshotViews(threaded.views, threaded.generation, undefined, scope);
+      const b = await snapshotViews(single.views, single.generation, undefined, scope);
+      expect(Object.keys(a.feeds).length).toBeGreaterThan(USERS / 4);
+      expect(Object.keys(a.stats).length).toBeGreaterThan(100);
+      // Trending is left out: its scores depend on how the repartition topic interleaves the source
+      // partitions (it differs after a plain single-thread restart too), which is not what this tests.
+      expect({ ...a, trending: [] }).toEqual({ ...b, trending: [] });
+      const [row] = await analytics.query('SELECT count() AS n FROM events');
+      expect(Number(row.n)).toBe(first.length + second.length);
+    } finally {
+      await threaded.close();
+      await single.close();
+      await analytics.close();
+    }
+  }, 300_000);
+});
