@@ -24,6 +24,8 @@ export interface Config {
   port: number;
   partitions: number;
   kafkaBrokers?: string[];
+  kafkaSsl: boolean;
+  kafkaSasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
   schemaRegistryUrl?: string;
   redisUrl?: string;
   clickhouseUrl?: string;
@@ -57,6 +59,8 @@ export function loadConfig(): Config {
     port: int('PORT', 8080),
     partitions: int('DARKROOM_PARTITIONS', 8, 1),
     kafkaBrokers: str('KAFKA_BROKERS')?.split(',').map((b) => b.trim()).filter(Boolean),
+    kafkaSsl: str('KAFKA_SSL') === '1',
+    kafkaSasl: kafkaSasl(),
     schemaRegistryUrl: str('SCHEMA_REGISTRY_URL'),
     redisUrl: str('REDIS_URL'),
     clickhouseUrl: str('CLICKHOUSE_URL'),
@@ -83,4 +87,19 @@ export function loadConfig(): Config {
 /** DARKROOM_DEBUG=1 prints stacks of unexpected errors. */
 export function debugEnabled(): boolean {
   return process.env.DARKROOM_DEBUG === '1';
+}
+
+const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+
+/** SASL for Kafka from KAFKA_SASL_MECHANISM / _USERNAME / _PASSWORD; the password never leaves this object. */
+function kafkaSasl(): Config['kafkaSasl'] {
+  const mechanism = str('KAFKA_SASL_MECHANISM')?.toLowerCase();
+  if (!mechanism) return undefined;
+  if (!(SASL_MECHANISMS as readonly string[]).includes(mechanism)) {
+    throw new ConfigError(`KAFKA_SASL_MECHANISM must be one of ${SASL_MECHANISMS.join(', ')}, got "${mechanism}"`);
+  }
+  const username = str('KAFKA_SASL_USERNAME');
+  const password = str('KAFKA_SASL_PASSWORD');
+  if (!username || !password) throw new ConfigError('KAFKA_SASL_MECHANISM needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD');
+  return { mechanism: mechanism as (typeof SASL_MECHANISMS)[number], username, password };
 }

@@ -36,7 +36,7 @@ export function registryApiRouter(registry: Client): Router {
       const { subject, version } = req.params;
       const meta = version === 'latest'
         ? await registry.getLatestSchemaMetadata(subject)
-        : await registry.getSchemaMetadata(subject, Number(version));
+        : await registry.getSchemaMetadata(subject, Number(version), false);
       send(res, { subject, version: meta.version, id: meta.id, schemaType: meta.schemaType ?? 'AVRO', schema: meta.schema });
     } catch {
       notFound(res, 40402, `Version ${req.params.version} not found.`);

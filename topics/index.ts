@@ -10,6 +10,10 @@ export interface TopicBackendOptions {
   dataDir: string;
   /** Embedded log: how often retention sweeps every topic (ms). */
   retentionCheckMs?: number;
+  /** Kafka TLS (KAFKA_SSL=1). */
+  kafkaSsl?: boolean;
+  /** Kafka SASL credentials (KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD). */
+  kafkaSasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
   /** Where background errors go (consumer retries, broker trouble), one line each. */
   log?: (line: string) => void;
 }
@@ -17,7 +21,7 @@ export interface TopicBackendOptions {
 export async function createTopicBackend(options: TopicBackendOptions): Promise<TopicBackend> {
   if (options.kafkaBrokers && options.kafkaBrokers.length > 0) {
     const { createKafkaBackend } = await import('./kafka/index.ts');
-    return createKafkaBackend({ brokers: options.kafkaBrokers, log: options.log });
+    return createKafkaBackend({ brokers: options.kafkaBrokers, log: options.log, ssl: options.kafkaSsl, sasl: options.kafkaSasl });
   }
   return createEmbeddedBackend({ dataDir: options.dataDir, retentionCheckMs: options.retentionCheckMs, onError: options.log });
 }

@@ -55,7 +55,6 @@ interface Candidate extends FeedPosition {
 
 /** One sorted source of the merge: the user's feed or one celebrity's timeline. */
 interface Source {
-  read(depth: number): Promise<ScoredMember[]>;
   toCandidate(member: ScoredMember): Candidate;
   entries: Candidate[];
   /** Fewer entries than asked came back: nothing older is left. */
@@ -88,8 +87,8 @@ export class FeedReader {
     ]);
     const hidden = new Set([...blocks, ...blockedBy]);
 
+    const readFeed = (d: number) => views.zrangeByScoreDesc(gen, feedKey(user), range(d));
     const feed: Source = {
-      read: (d) => views.zrangeByScoreDesc(gen, feedKey(user), range(d)),
       toCandidate: (m) => {
         const { id, tag } = splitTaggedMember(m.member);
         return { postId: id, authorId: tag, ts: m.score };
@@ -98,8 +97,6 @@ export class FeedReader {
     };
     const celebritySources = celebrities.filter((c) => !hidden.has(c)).map((author): Source & { author: string } => ({
       author,
-      read: (d) => timelines.get(timelineCacheKey(gen, author, cursor, d),
-        () => views.zrangeByScoreDesc(gen, timelineKey(author), range(d))),
       toCandidate: (m) => ({ postId: m.member, authorId: author, ts: m.score }),
       entries: [], exhausted: false,
     }));
@@ -151,7 +148,7 @@ export class FeedReader {
         depth *= 4;
         const deeper = sources.filter((s) => !s.exhausted);
         await Promise.all([
-          deeper.includes(feed) ? feed.read(depth).then((m) => fill(feed, m, depth)) : undefined,
+          deeper.includes(feed) ? readFeed(depth).then((m) => fill(feed, m, depth)) : undefined,
           readTimelines(celebritySources.filter((s) => deeper.includes(s)), depth),
         ]);
         ordered = merge(sources, cursor, hidden);

@@ -135,7 +135,7 @@ describe('npm start, end to end over HTTP', () => {
       body: JSON.stringify([{ type: 'like', user_id: 'a', post_id: 'p' }, { type: 'like', user_id: 'a' }]),
     });
     expect(res.status).toBe(400);
-    expect((await res.json()).error).toMatchObject({ code: 'invalid_event', index: 1 });
+    expect(((await res.json()) as { error: unknown }).error).toMatchObject({ code: 'invalid_event', index: 1 });
     expect((await get('/v1/users/alice/feed?limit=0')).status).toBe(400);
   });
 });
