@@ -49,6 +49,8 @@ export interface BenchPlatform {
   startPipeline(observer?: RuntimeObserver): Promise<Pipeline>;
   /** Sum of lag over every processor (0 = every view holds every record). */
   lag(): Promise<number>;
+  /** Processors still behind, with their lag and last error, for progress lines. */
+  behind(): Promise<string>;
   /** Records on the source topics. */
   sourceRecords(): Promise<number>;
   close(): Promise<void>;
@@ -89,6 +91,11 @@ export async function openBenchPlatform(options: BenchPlatformOptions): Promise<
     },
     async lag() {
       return (await pipelineStatus(backend, platform.pipeline!.processors)).lag;
+    },
+    async behind() {
+      const status = await pipelineStatus(backend, platform.pipeline!.processors);
+      return Object.entries(status.processors).filter(([, p]) => p.lag > 0)
+        .map(([name, p]) => `${name} ${p.lag}${p.last_error ? ` (${String(p.last_error).slice(0, 80)})` : ''}`).join(', ');
     },
     async sourceRecords() {
       let total = 0;

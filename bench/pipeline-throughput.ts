@@ -111,7 +111,7 @@ async function throughput(platform: BenchPlatform, total: number): Promise<void>
     if (lag === 0) break;
     if (performance.now() - lastPrint > 5000) {
       lastPrint = performance.now();
-      console.log(`  ... lag ${fmt(lag)} after ${((lastPrint - started) / 1000).toFixed(0)} s, rss ${fmt(process.memoryUsage().rss / 1e6)} MB`);
+      console.log(`  ... lag ${fmt(lag)} after ${((lastPrint - started) / 1000).toFixed(0)} s, rss ${fmt(process.memoryUsage().rss / 1e6)} MB; behind: ${await platform.behind()}`);
     }
     await sleep(20);
   }

@@ -136,7 +136,8 @@ export async function createRedisViewStore(options: RedisViewStoreOptions): Prom
         }
       }
       try {
-        await redis.drApplyBatch(keys.length, ...keys, ...args);
+        // Arrays, not spread arguments: ioredis flattens them, and a spread of 100k+ arguments overflows the stack.
+        await (redis.drApplyBatch as unknown as (...parts: unknown[]) => Promise<number>)(keys.length, keys, args);
       } catch (error) {
         throw new SinkError(`Redis rejected the batch of ${batch.processor} (nothing applied): ${(error as Error).message}`);
       }
