@@ -15,4 +15,10 @@ export interface Processor<S, E = DarkroomEvent> {
   readonly inputs: readonly string[];
   init(partition: number): S;
   apply(state: S, event: E, source: Source): Effect[];
+  /**
+   * Punctuation (Kafka Streams' word): called after each batch of records of a partition, so a
+   * processor that throttles what it publishes (trending) can publish what its state holds once the
+   * input pauses. Depends on state only, so a replay ends with the same views.
+   */
+  punctuate?(state: S): Effect[];
 }

@@ -299,6 +299,12 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
       }
       take(batch, key, record, outcome, internal);
     }
+    if (processor.punctuate && states.has(batch.partition)) {
+      const effects = processor.punctuate(states.get(batch.partition)!);
+      // While restoring, only the state change matters: the sink already holds what was published.
+      const last = batch.records[batch.records.length - 1];
+      if (last && last.offset >= until) for (const effect of effects) pending.effects.push(effect);
+    }
     if (pending.effects.length >= maxBatchEffects || pending.records >= maxBatchEffects) await flush();
   }
 

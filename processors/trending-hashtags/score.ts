@@ -45,6 +45,8 @@ export interface ScoreState {
   now: number;
   lastPublishSlot: number;
   lastSweepSlot: number;
+  /** A use changed the ranking since the last publish (see punctuate). */
+  unpublished: boolean;
 }
 
 export interface TagScore {
@@ -125,7 +127,7 @@ export function createTrendingScorer(config: TrendingConfig): TrendingScorer {
     name: 'trending-hashtags',
     inputs: [TRENDING_REPARTITION_TOPIC],
     init: (partition) => ({
-      partition, tags: new Map(), ranking: new LazyTopK(), now: -Infinity, lastPublishSlot: -Infinity, lastSweepSlot: -Infinity,
+      partition, tags: new Map(), ranking: new LazyTopK(), now: -Infinity, lastPublishSlot: -Infinity, lastSweepSlot: -Infinity, unpublished: false,
     }),
     apply(state, use) {
       if (!isHashtagUse(use)) return []; // malformed internal record: nothing to count
@@ -148,8 +150,19 @@ export function createTrendingScorer(config: TrendingConfig): TrendingScorer {
         forgetFaded(state);
       }
       const publishSlot = Math.floor(now / config.publishEveryMs);
-      if (publishSlot <= state.lastPublishSlot) return [];
+      if (publishSlot <= state.lastPublishSlot) {
+        state.unpublished = true;
+        return [];
+      }
       state.lastPublishSlot = publishSlot;
+      state.unpublished = false;
+      return publish(state);
+    },
+    // A use that arrived late in its second (common: one tag's uses come from many upstream
+    // partitions) is published once the batch is in, instead of waiting for the next second.
+    punctuate(state) {
+      if (!state.unpublished) return [];
+      state.unpublished = false;
       return publish(state);
     },
     topAt,
