@@ -32,6 +32,9 @@ export function createKafkaClient(options: KafkaClientOptions): Kafka {
       // Every error response is logged by the connection and also thrown to the caller, who knows
       // whether it matters ("topic already exists" is the normal case of an idempotent create).
       if (namespace === 'Connection' && message.startsWith('Response ')) return;
+      // Refused connections are retried, and the caller gets one clear error if they never succeed.
+      if (namespace === 'Connection' && message.startsWith('Connection error')) return;
+      if (namespace === 'BrokerPool' && message.startsWith('Failed to connect to seed broker')) return;
       log(`kafkajs ${namespace}: ${message}${error && !message.includes(error) ? `: ${error}` : ''}`);
     },
   };
