@@ -52,7 +52,7 @@ SELECT toStartOfMinute(ts) AS minute, post_id,
   countIf(type = 'like') AS likes, countIf(type = 'unlike') AS unlikes,
   countIf(type = 'comment') AS comments, countIf(type = 'share') AS shares, countIf(type = 'post_seen') AS seen,
   countIf(type = 'reel_watched') AS reel_watches,
-  countIf(type = 'reel_watched' AND duration_ms > 0 AND watched_ms >= duration_ms) AS reel_completions,
+  countIf(type = 'reel_watched' AND duration_ms > 0 AND watched_ms >= 0.95 * duration_ms) AS reel_completions,
   sumIf(toUInt64(watched_ms), type = 'reel_watched') AS reel_watched_ms
 FROM events
 WHERE type IN ('like', 'unlike', 'comment', 'share', 'post_seen', 'reel_watched')
@@ -105,10 +105,10 @@ SELECT day, uniqMerge(users) AS dau
 FROM daily_active_users
 WHERE day >= today() - 30
 GROUP BY day ORDER BY day DESC`,
-  /** Reels by watches in the last day, with the share of watches that reached the end. */
+  /** Reels by watches in the last day, with the share of watches that reached 95% of the reel (the product's completion rule). */
   reelCompletion: `
 SELECT post_id, count() AS watches,
-  round(countIf(watched_ms >= duration_ms) / count(), 3) AS completion_rate,
+  round(countIf(watched_ms >= 0.95 * duration_ms) / count(), 3) AS completion_rate,
   round(avg(least(watched_ms / duration_ms, 1)), 3) AS avg_watched_fraction
 FROM events
 WHERE type = 'reel_watched' AND duration_ms > 0 AND ts >= now() - INTERVAL 1 DAY

@@ -86,7 +86,7 @@ export function expectedReelCompletion(events: DarkroomEvent[], now: number) {
   return [...reels].map(([post_id, w]) => ({
     post_id,
     watches: w.length,
-    completion_rate: round3(w.filter((x) => x.watched >= x.duration).length / w.length),
+    completion_rate: round3(w.filter((x) => x.watched >= 0.95 * x.duration).length / w.length),
     avg_watched_fraction: round3(w.reduce((s, x) => s + Math.min(x.watched / x.duration, 1), 0) / w.length),
   })).sort((a, b) => b.watches - a.watches || byId(a.post_id, b.post_id)).slice(0, 20);
 }
