@@ -33,6 +33,9 @@ export interface BenchPlatformOptions {
   workers: number;
   kafkaBrokers: string;
   redisUrl: string;
+  /** Runtime batching (processors/runtime.ts defaults when omitted). */
+  maxBatchEffects?: number;
+  lingerMs?: number;
 }
 
 export interface BenchPlatform {
@@ -84,7 +87,9 @@ export async function openBenchPlatform(options: BenchPlatformOptions): Promise<
         backend, codec, topology, groupPrefix: 'darkroom', observer, log: (line) => console.log(`  [pipeline] ${line}`),
         sinkFor: (name, kind) => (kind === 'views' ? viewSink(views, generation, name) : analyticsSink(analytics, name)),
         workers: options.workers,
-        workerSetup: { dataDir, topology: topologyOptions, generation, groupPrefix: 'darkroom' },
+        maxBatchEffects: options.maxBatchEffects,
+        lingerMs: options.lingerMs,
+        workerSetup: { dataDir, topology: topologyOptions, generation, groupPrefix: 'darkroom', maxBatchEffects: options.maxBatchEffects, lingerMs: options.lingerMs },
       };
       platform.pipeline = await startPipeline(pipelineOptions);
       return platform.pipeline;

@@ -1,7 +1,8 @@
 // End-to-end pipeline benchmark: simulated traffic through every processor into every view.
 //
 //   npx tsx bench/pipeline-throughput.ts [--mode embedded|kafka-redis] [--events N] [--users U]
-//       [--workers W] [--partitions P] [--rate R] [--duration S] [--skip-latency]
+//       [--workers W] [--partitions P] [--rate R] [--duration S] [--skip-latency] [--cpu-profile FILE]
+//       [--max-batch-effects N] [--linger-ms MS]
 //
 // 1. Throughput: the topics are pre-filled with the simulator's world (a profile per user, every
 //    follow) and N stream events (the simulator's mix), then the pipeline starts and we time it until
@@ -13,6 +14,8 @@
 //    Second hops (repartition topics) are not followed.
 import { parseArgs } from 'node:util';
 import os from 'node:os';
+import fs from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { Kafka, logLevel } from 'kafkajs';
 import { createSimulation, type Simulation } from '../simulator/index.ts';
 import type { DarkroomEvent } from '../schemas/events.ts';
@@ -29,6 +32,10 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '10000' },
     duration: { type: 'string', default: '20' },
     'skip-latency': { type: 'boolean', default: false },
+    'max-batch-effects': { type: 'string' },
+    'linger-ms': { type: 'string' },
+    /** Writes a V8 CPU profile of the throughput phase only (open it in Chrome DevTools). */
+    'cpu-profile': { type: 'string' },
     brokers: { type: 'string', default: '127.0.0.1:19092' },
     redis: { type: 'string', default: 'redis://127.0.0.1:16379' },
   },
@@ -102,6 +109,12 @@ async function rawKafkaConsume(platform: BenchPlatform, total: number): Promise<
 }
 
 async function throughput(platform: BenchPlatform, total: number): Promise<void> {
+  const profiler = values['cpu-profile'] ? new Session() : undefined;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   await platform.startPipeline();
@@ -117,6 +130,11 @@ async function throughput(platform: BenchPlatform, total: number): Promise<void>
   }
   const ms = performance.now() - started;
   const cpu = cpuSeconds(process.cpuUsage(cpuBefore));
+  if (profiler) {
+    const { profile } = await profiler.post('Profiler.stop');
+    fs.writeFileSync(values['cpu-profile']!, JSON.stringify(profile));
+    profiler.disconnect();
+  }
   console.log(`pipeline: ${fmt(total)} source events through ${platform.topology.nodes.length} processors into every view in ${(ms / 1000).toFixed(2)} s`
     + ` → ${fmt((total / ms) * 1000)} events/s (process CPU ${cpu.toFixed(1)} s, rss ${fmt(process.memoryUsage().rss / 1e6)} MB)`);
 }
@@ -145,7 +163,17 @@ async function latency(platform: BenchPlatform, simulation: Simulation): Promise
   };
   // The pipeline is caught up; restart it with an observer that records applied offsets.
   await platform.pipeline!.stop();
-  await platform.startPipeline({ onBatch: (processor, info) => { if (info.offsets) onBatch(processor, info.offsets); } });
+  // Per processor: batches, their sizes and sink time, to see which one holds latency up.
+  const batches = new Map<string, { n: number; records: number; effects: number; sinkMs: number; maxSinkMs: number }>();
+  await platform.startPipeline({
+    onBatch: (processor, info) => {
+      if (info.offsets) onBatch(processor, info.offsets);
+      let b = batches.get(processor);
+      if (!b) batches.set(processor, (b = { n: 0, records: 0, effects: 0, sinkMs: 0, maxSinkMs: 0 }));
+      b.n++; b.records += info.records; b.effects += info.effects; b.sinkMs += info.sinkMs;
+      b.maxSinkMs = Math.max(b.maxSinkMs, info.sinkMs);
+    },
+  });
   await platform.pipeline!.restored();
   while ((await platform.lag()) > 0) await sleep(20);
 
@@ -174,7 +202,11 @@ async function latency(platform: BenchPlatform, simulation: Simulation): Promise
   while ((await platform.lag()) > 0) await sleep(20);
 
   const latencies: number[] = [];
+  /** p99 per second of the run (by ack time) and which processor was last, to tell a stall from a slope. */
+  const perSecond = new Map<number, number[]>();
+  const lastBy = new Map<string, number>();
   for (const event of sent) {
+    let last = '';
     let done = 0;
     for (const processor of readers.get(event.topic) ?? []) {
       const list = applied.get(`${processor}|${event.topic}:${event.partition}`);
@@ -186,11 +218,23 @@ async function latency(platform: BenchPlatform, simulation: Simulation): Promise
         if (list!.offsets[mid] > event.offset) hi = mid; else lo = mid + 1;
       }
       if (!list || lo === list.offsets.length) { done = NaN; break; }
-      done = Math.max(done, list.at[lo]);
+      if (list.at[lo] > done) { done = list.at[lo]; last = processor; }
     }
-    if (!Number.isNaN(done)) latencies.push(Math.max(0, done - event.ackAt));
+    if (Number.isNaN(done)) continue;
+    const ms = Math.max(0, done - event.ackAt);
+    latencies.push(ms);
+    const second = Math.floor((event.ackAt - started) / 1000);
+    if (!perSecond.has(second)) perSecond.set(second, []);
+    perSecond.get(second)!.push(ms);
+    if (ms > 100) lastBy.set(last, (lastBy.get(last) ?? 0) + 1);
   }
+  const seconds = [...perSecond].sort((a, b) => a[0] - b[0]).map(([, l]) => percentile(l.sort((a, b) => a - b), 99).toFixed(0));
+  console.log(`  p99 per second (ms): ${seconds.join(' ')}`);
+  console.log(`  events over 100 ms, by the processor that applied them last: ${[...lastBy].map(([p, n]) => `${p} ${fmt(n)}`).join(', ') || 'none'}`);
   latencies.sort((a, b) => a - b);
+  for (const [processor, b] of batches) {
+    console.log(`  ${processor}: ${b.n} batches, ${fmt(b.records / b.n)} records / ${fmt(b.effects / b.n)} effects each, sink ${(b.sinkMs / b.n).toFixed(1)} ms avg, ${b.maxSinkMs.toFixed(0)} ms max`);
+  }
   console.log(`latency at ${fmt(offeredRate)} events/s offered for ${durationS} s (achieved ${fmt((offered / offerMs) * 1000)}/s, ${fmt(latencies.length)} events measured,`
     + ` up to ${maxInFlight} produce calls in flight): produce ack → in every view p50 ${percentile(latencies, 50).toFixed(1)} ms,`
     + ` p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${percentile(latencies, 100).toFixed(1)} ms`);
@@ -212,7 +256,11 @@ async function sendTracked(platform: BenchPlatform, batch: DarkroomEvent[], sent
   }));
 }
 
-const platform = await openBenchPlatform({ mode, partitions, workers, kafkaBrokers: values.brokers!, redisUrl: values.redis! });
+const batching = {
+  maxBatchEffects: values['max-batch-effects'] === undefined ? undefined : Number(values['max-batch-effects']),
+  lingerMs: values['linger-ms'] === undefined ? undefined : Number(values['linger-ms']),
+};
+const platform = await openBenchPlatform({ mode, partitions, workers, kafkaBrokers: values.brokers!, redisUrl: values.redis!, ...batching });
 try {
   console.log(`mode ${mode}, ${partitions} partitions, ${workers} worker thread(s), ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   // Event time starts in the recent past so that expiring views (seen-state, stories) stay alive.

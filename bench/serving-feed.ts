@@ -4,15 +4,20 @@
 //   peak feed requests/s (closed loop); Redis's own PING round trip measured in the same run.
 //
 //   npx tsx bench/serving-feed.ts [--users 1000000] [--events 2000000] [--redis redis://127.0.0.1:16379]
-//                                 [--seconds 20] [--reload]
+//                                 [--seconds 20] [--reload] [--load-only]
 //
 // Loading: the simulator's world (bootstrap: profiles and follows) and `--events` of traffic go
 // through the real processors (feed-fanout, trending, engagement counters; 8 partitions, repartition
 // topics followed in process) and their effects are applied to Redis with the real view store
 // (applyBatch), without Kafka in between: the views are those the pipeline would build. They are
-// kept under the Redis namespace "benchserve" and reused by the next run unless --reload.
+// kept under the Redis namespace "benchserve" and reused by the next run unless --reload;
+// --load-only stops once they are loaded. Effect batches of 10,000 are applied with up to 4 in flight
+// on one connection (Redis runs them in order), so the processors and Redis work at the same time.
+// 1M users take ~3.2M keys and ~1.7 GB: use a Redis of your own (e.g. `redis-server --port 16391
+// --save ''`), since a shared one slows everybody's SCAN/KEYS and their KEYS calls stall this bench.
 // The server runs in a child process (as in production, apart from the load generator); both share
-// the machine's cores with Redis.
+// the machine's cores with Redis. Beside latencies it reports, per request, the server's CPU time,
+// Redis's CPU time and the commands Redis ran (INFO; those run inside a script count too).
 import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -39,6 +44,7 @@ const { values: args } = parseArgs({
     redis: { type: 'string', default: 'redis://127.0.0.1:16379' },
     seconds: { type: 'string', default: '20' },
     reload: { type: 'boolean', default: false },
+    'load-only': { type: 'boolean', default: false },
     serve: { type: 'boolean', default: false }, // internal: the child process
   },
 });
@@ -46,6 +52,9 @@ const NAMESPACE = 'benchserve';
 const PARTITIONS = 8;
 const GENERATION = 'g1';
 const HALF_LIFE_MINUTES = 60;
+/** Effects per applyBatch while loading, and batches sent before the first is acknowledged. */
+const LOAD_BATCH = 10_000;
+const LOAD_IN_FLIGHT = 4;
 const users = Number(args.users);
 const seconds = Number(args.seconds);
 
@@ -66,15 +75,22 @@ async function load(views: ViewStore): Promise<void> {
 
   let pending: Effect[] = [];
   let applied = 0;
-  const flush = async () => {
-    if (!pending.length) return;
+  // Batches go out in order on one connection, and Redis runs them in that order, so several can be
+  // in flight: the processors compute the next batch while Redis applies the previous ones. The
+  // views come out identical to applying them one by one.
+  const inFlight = new Set<Promise<void>>();
+  const submit = async (effects: Effect[]) => {
+    while (inFlight.size >= LOAD_IN_FLIGHT) await Promise.race(inFlight);
+    const sent: Promise<void> = views.applyBatch({ generation: GENERATION, processor: 'bench-loader', effects, offsets: [] })
+      .then(() => { applied += effects.length; inFlight.delete(sent); });
+    inFlight.add(sent);
+  };
+  const flush = async (drain = false) => {
     const effects = pending;
     pending = [];
     // One event can yield 100k effects (an author becoming a celebrity); a batch is one script call.
-    for (let i = 0; i < effects.length; i += 4_000) {
-      await views.applyBatch({ generation: GENERATION, processor: 'bench-loader', effects: effects.slice(i, i + 4_000), offsets: [] });
-    }
-    applied += effects.length;
+    for (let i = 0; i < effects.length; i += LOAD_BATCH) await submit(effects.slice(i, i + LOAD_BATCH));
+    if (drain) await Promise.all(inFlight);
   };
   // What the runtime does, in process: each record to every processor reading its topic, with the
   // state of its partition; repartition effects become records of the internal topic at once.
@@ -100,7 +116,7 @@ async function load(views: ViewStore): Promise<void> {
     for (const event of events) {
       const { topic, key } = routeOf(event);
       deliver({ topic, partition: partitionFor(key, PARTITIONS), value: event });
-      if (pending.length >= 4_000) await flush(); // the view store sends a batch as one script call
+      if (pending.length >= LOAD_BATCH) await flush(); // the view store sends a batch as one script call
     }
     await flush();
   };
@@ -128,6 +144,7 @@ async function load(views: ViewStore): Promise<void> {
     await send(sim.next(Math.min(10_000, events - sent)));
     progress('traffic', sent, events);
   }
+  await flush(true);
   console.log(`loaded ${(sim.bootstrapSize + events).toLocaleString('en')} events -> ${applied.toLocaleString('en')} effects in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
 
@@ -154,8 +171,8 @@ async function openLoop(port: number, rate: number, durationS: number, path: (i:
   const inflight: Array<Promise<void>> = [];
   for (let i = 0; i < total; i++) {
     const due = start + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    // Never early: a request sent before its due time would report less than its real latency.
+    while (performance.now() < due) await new Promise((r) => setTimeout(r, due - performance.now()));
     inflight.push(request(port, path(i)).then(() => { latencies.push(performance.now() - due); }));
   }
   await Promise.all(inflight);
@@ -200,6 +217,7 @@ async function main(): Promise<void> {
   }
   const info = await redis.info('memory');
   console.log(`redis: ${await redis.dbsize()} keys, ${/used_memory_human:(\S+)/.exec(info)?.[1]} used`);
+  if (args['load-only']) { await redis.quit(); return; }
 
   // Who reads: random users; how full their pages are is reported below.
   let seed = 12345;
@@ -209,10 +227,30 @@ async function main(): Promise<void> {
 
   const child: ChildProcess = fork(new URL(import.meta.url).pathname, ['--serve', '--redis', args.redis!], { execArgv: process.execArgv });
   const port = await new Promise<number>((resolve) => child.once('message', (m: { port: number }) => resolve(m.port)));
-  const takeHandlerTimes = () => new Promise<number[]>((resolve) => {
-    child.once('message', (m: { handlerMs: number[] }) => resolve(m.handlerMs));
+  /** The server's handler times since the last call, and its CPU time per request over them. */
+  const takeHandlerTimes = () => new Promise<{ handlerMs: number[]; cpuMs: number }>((resolve) => {
+    child.once('message', (m: { handlerMs: number[]; cpuMs: number }) => resolve(m));
     child.send({ take: true });
   });
+  /** Redis's CPU seconds and commands so far, to report its share of each request. */
+  const redisCounters = async () => {
+    const [cpu, stats, commandStats] = [await redis.info('cpu'), await redis.info('stats'), await redis.info('commandstats')];
+    const field = (text: string, prefix: string) => Number(new RegExp(`${prefix}([\\d.]+)`).exec(text)?.[1] ?? 0);
+    return {
+      cpuMs: (field(cpu, 'used_cpu_user:') + field(cpu, 'used_cpu_sys:')) * 1000,
+      // Redis counts the commands a script runs as commands too; EVALSHA calls are counted apart.
+      commands: field(stats, 'total_commands_processed:'),
+      scripts: field(commandStats, 'cmdstat_evalsha:calls='),
+    };
+  };
+  type Counters = Awaited<ReturnType<typeof redisCounters>>;
+  const perRequest = (server: { handlerMs: number[]; cpuMs: number }, before: Counters, after: Counters) => {
+    const n = server.handlerMs.length;
+    const per = (v: number, digits: number) => (v / n).toFixed(digits);
+    // The INFO calls of `after` are counted too: negligible beside thousands of requests.
+    return `server CPU ${per(server.cpuMs, 3)} ms/req, Redis CPU ${per(after.cpuMs - before.cpuMs, 3)} ms/req, `
+      + `Redis commands/req ${per(after.commands - before.commands, 1)} (of which EVALSHA ${per(after.scripts - before.scripts, 1)})`;
+  };
 
   try {
     // Page fill and celebrity merges of a sample, straight from the API.
@@ -236,19 +274,25 @@ async function main(): Promise<void> {
     for (let i = 0; i < 5_000; i++) { const t = performance.now(); await redis.ping(); pings.push(performance.now() - t); }
     console.log(`redis PING round trip:        ${summary(pings)}`);
 
+    let before = await redisCounters();
     const feed = await openLoop(port, 1_000, seconds, (i) => feedPath(i + 1_000));
     const feedServer = await takeHandlerTimes();
     console.log(`feed page (20) @1000 req/s:   ${summary(feed)}`);
-    console.log(`  server side (in handler):   ${summary(feedServer)}`);
+    console.log(`  server side (in handler):   ${summary(feedServer.handlerMs)}`);
+    console.log(`  ${perRequest(feedServer, before, await redisCounters())}`);
 
+    before = await redisCounters();
     const trending = await openLoop(port, 1_000, Math.min(seconds, 10), () => '/v1/hashtags/trending?limit=10');
     const trendingServer = await takeHandlerTimes();
     console.log(`trending @1000 req/s:         ${summary(trending)}`);
-    console.log(`  server side (in handler):   ${summary(trendingServer)}`);
+    console.log(`  server side (in handler):   ${summary(trendingServer.handlerMs)}`);
+    console.log(`  ${perRequest(trendingServer, before, await redisCounters())}`);
 
+    before = await redisCounters();
     const peak = await closedLoop(port, 32, Math.min(seconds, 10), (i) => feedPath(i + 50_000));
-    await takeHandlerTimes();
+    const peakServer = await takeHandlerTimes();
     console.log(`feed peak (32 clients):       ${Math.round(peak).toLocaleString('en')} req/s`);
+    console.log(`  ${perRequest(peakServer, before, await redisCounters())}`);
   } finally {
     child.kill();
     agent.destroy();
@@ -273,8 +317,14 @@ async function serve(): Promise<void> {
   });
   timed.keepAliveTimeout = 60_000;
   timed.listen(0, '127.0.0.1', () => process.send!({ port: (timed.address() as AddressInfo).port }));
+  // A normal exit on kill, so `node --cpu-prof` can write the server's profile.
+  process.on('SIGTERM', () => process.exit(0));
+  let cpuSince = process.cpuUsage();
   process.on('message', (message: { take?: boolean }) => {
-    if (message.take) process.send!({ handlerMs: handlerMs.splice(0) });
+    if (!message.take) return;
+    const cpu = process.cpuUsage(cpuSince);
+    cpuSince = process.cpuUsage();
+    process.send!({ handlerMs: handlerMs.splice(0), cpuMs: (cpu.user + cpu.system) / 1000 });
   });
 }
 

@@ -16,6 +16,63 @@ const internalType = avro.Type.forSchema(JSON.parse(INTERNAL_SCHEMA));
 
 interface InternalRecord { source_topic: string; source_partition: number; source_offset: number; payload: string }
 
+/**
+ * Decoded records shared between the processors of this process. Up to five processors read the same
+ * source record, each through its own consumer, a few thousand records apart: decoding it once and
+ * handing the others the same value saves most of the Avro work (and its garbage). Per
+ * topic-partition a ring keeps the last RING_SIZE decoded offsets (slot = offset mod size), so a
+ * lookup is an array index, not a hash. Values are read-only for processors (they already are: a
+ * processor changes only its own state).
+ */
+export const DECODE_RING_SIZE = 4096;
+
+class DecodedRing {
+  readonly offsets: Float64Array;
+  /** Timestamp and length of the bytes decoded: the same position with other bytes (a recreated topic) misses. */
+  readonly timestamps: Float64Array;
+  readonly lengths: Int32Array;
+  readonly values: unknown[];
+  constructor(readonly mask: number) {
+    this.offsets = new Float64Array(mask + 1).fill(-1);
+    this.timestamps = new Float64Array(mask + 1);
+    this.lengths = new Int32Array(mask + 1);
+    this.values = new Array(mask + 1).fill(undefined);
+  }
+}
+
+class DecodedCache {
+  private readonly rings = new Map<string, DecodedRing[]>();
+  private readonly mask: number;
+  constructor(size: number) {
+    // A power of two, so the slot is a mask.
+    this.mask = 2 ** Math.ceil(Math.log2(size)) - 1;
+  }
+
+  private ring(record: TopicRecord): DecodedRing {
+    let byPartition = this.rings.get(record.topic);
+    if (!byPartition) this.rings.set(record.topic, (byPartition = []));
+    return byPartition[record.partition] ??= new DecodedRing(this.mask);
+  }
+
+  get(record: TopicRecord): unknown {
+    const ring = this.rings.get(record.topic)?.[record.partition];
+    if (!ring) return undefined;
+    const slot = record.offset & ring.mask;
+    if (ring.offsets[slot] !== record.offset || ring.timestamps[slot] !== record.timestamp
+      || ring.lengths[slot] !== record.value.length) return undefined;
+    return ring.values[slot];
+  }
+
+  set(record: TopicRecord, value: unknown): void {
+    const ring = this.ring(record);
+    const slot = record.offset & ring.mask;
+    ring.offsets[slot] = record.offset;
+    ring.timestamps[slot] = record.timestamp;
+    ring.lengths[slot] = record.value.length;
+    ring.values[slot] = value;
+  }
+}
+
 /** Values read from internal topics carry their origin under this symbol-free key. */
 export const ORIGIN = '__origin';
 
@@ -24,6 +81,8 @@ export async function createRecordCodec(options: {
   registry: Client;
   internalTopics: string[];
   now?: () => number;
+  /** Decoded records kept per topic-partition for other processors of this process (0 = no sharing). */
+  decodeRingSize?: number;
 }): Promise<RecordCodec> {
   const { serde, registry } = options;
   const now = options.now ?? Date.now;
@@ -34,6 +93,8 @@ export async function createRecordCodec(options: {
     ids.set(topic, await registry.register(`${topic}-value`, { schemaType: 'AVRO', schema: INTERNAL_SCHEMA }, false));
   }
   const knownIds = new Set(ids.values());
+  const ringSize = options.decodeRingSize ?? DECODE_RING_SIZE;
+  const cache = ringSize > 0 ? new DecodedCache(ringSize) : undefined;
 
   function decodeInternal(value: Buffer): Record<string, unknown> {
     const id = readSchemaId(value);
@@ -59,9 +120,17 @@ export async function createRecordCodec(options: {
     deadLetterTopic: TOPICS.deadLetters,
     isInternal: (topic) => internal.has(topic),
     decode(record: TopicRecord) {
+      // Internal records have one reader each: nothing to share.
+      const shared = cache !== undefined && !internal.has(record.topic);
+      if (shared) {
+        const hit = cache!.get(record);
+        if (hit !== undefined) return hit;
+      }
       try {
         if (internal.has(record.topic)) return decodeInternal(record.value);
-        return serde.decodeSync(record.value);
+        const value = serde.decodeSync(record.value);
+        if (shared) cache!.set(record, value);
+        return value;
       } catch (error) {
         if (error instanceof SchemaNotLoadedError) return serde.decode(record.value).catch(asFailure);
         return asFailure(error);

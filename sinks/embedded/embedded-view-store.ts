@@ -1,16 +1,21 @@
 // The embedded view store (default, no REDIS_URL): durable under <dataDir>/views on lmdb.
 //
 // Layout (one lmdb environment, three named databases):
-//   views     [generation, logical key] → { t:'z', m, s, x? } sorted set | { t:'h', f } hash
+//   views     [generation, logical key] → { t:'z', j, d, x? } sorted set (sorted-set.ts) | { t:'h', f } hash
 //   offsets   [generation, processor]   → { "topic:partition": next offset }
 //   meta      'current-generation'      → generation serving reads (absent → "g1")
 //             ['generation', g]         → true for every generation that received a batch
 //
-// A batch runs in one lmdb write transaction: it reads the keys it touches, computes every new value
-// in memory (any error throws here, before a single write), then writes values and offsets. lmdb
-// commits the transaction as a whole, so a kill -9 at any moment leaves the previous batch or this
-// one, never half. Reads are memory-mapped lmdb gets (no cache of our own, so several threads or
-// processes on the same directory always read the latest committed batch).
+// A batch runs in one abortable lmdb write transaction (a child transaction: lmdb-js folds the
+// transactions queued meanwhile into one commit, and aborts only this one if it throws). Effects are
+// grouped by key, keeping their order per key (effects on different keys are independent): each key
+// is read once, changed by all its effects, and written back at once, so only one decoded value is
+// alive at a time instead of every feed the batch touches (that garbage outlived the young
+// generation and cost more than the work). Any error (a key of the wrong type) aborts the
+// transaction: neither effects nor offsets are written. lmdb commits the transaction as a whole, so a
+// kill -9 at any moment leaves the previous batch or this one, never half. Reads are memory-mapped
+// lmdb gets (no cache of our own, so several threads or processes on the same directory always read
+// the latest committed batch).
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { splitTaggedMember } from '../../processors/effects.ts';
@@ -18,9 +23,9 @@ import type { TopicPartitionOffset } from '../../topics/types.ts';
 import { SinkError } from '../errors.ts';
 import {
   INITIAL_GENERATION, checkGeneration, checkKey, checkProcessor, offsetField, parseOffsetFields, validateBatch,
-  type ViewBatch, type ViewEffect, type ViewStore,
+  type ViewBatch, type ViewEffect, type ViewEntry, type ViewStore,
 } from '../view-store.ts';
-import { SortedSet, type StoredSortedSet } from './sorted-set.ts';
+import { SortedSet, storedArrays, type StoredSortedSet } from './sorted-set.ts';
 
 interface StoredHash { t: 'h'; f: Record<string, string> }
 type StoredView = StoredSortedSet | StoredHash;
@@ -54,105 +59,94 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
     return value;
   }
 
-  /** Computes the batch's new values; throws before anything is written. */
-  function computeBatch(generation: string, effects: ViewEffect[], now: number): Map<string, Working> {
-    const working = new Map<string, Working>();
-    const load = (key: string): Working => {
-      if (working.has(key)) return working.get(key);
-      const stored = live(generation, key, now);
-      const value: Working = stored === undefined ? undefined
-        : stored.t === 'z' ? { kind: 'zset', set: SortedSet.from(stored), expiresAt: stored.x }
-          : { kind: 'hash', fields: { ...stored.f } };
-      working.set(key, value);
-      return value;
-    };
-    const zset = (key: string, op: string): SortedSet => {
-      const value = load(key);
-      if (value === undefined) {
-        const fresh = { kind: 'zset' as const, set: new SortedSet() };
-        working.set(key, fresh);
-        return fresh.set;
-      }
-      if (value.kind !== 'zset') throw new SinkError(`WRONGTYPE darkroom: ${op} needs ${key} to be a zset but it is a hash`);
-      return value.set;
-    };
-    const hash = (key: string, op: string): Record<string, string> => {
-      const value = load(key);
-      if (value === undefined) {
-        const fresh = { kind: 'hash' as const, fields: {} };
-        working.set(key, fresh);
-        return fresh.fields;
-      }
-      if (value.kind !== 'hash') throw new SinkError(`WRONGTYPE darkroom: ${op} needs ${key} to be a hash but it is a zset`);
-      return value.fields;
-    };
-    /** Expiring sets: drop expired members and let the key expire with its last member (Redis parity). */
-    const trimExpired = (key: string, set: SortedSet) => {
-      set.removeScoresUpTo(now);
-      const top = set.highestScore();
-      const value = working.get(key) as { kind: 'zset'; set: SortedSet; expiresAt?: number };
-      value.expiresAt = top === undefined || top === Infinity ? undefined : Math.ceil(top);
-    };
+  /** The stored value of `key` as the value a batch changes (undefined = absent or lapsed). */
+  function load(generation: string, key: string, now: number): Working {
+    const stored = live(generation, key, now);
+    if (stored === undefined) return undefined;
+    return stored.t === 'z' ? { kind: 'zset', set: SortedSet.from(stored), expiresAt: stored.x } : { kind: 'hash', fields: stored.f };
+  }
 
+  /** Applies the effects of one key, in order, to its current value; returns the new value. */
+  function applyToKey(key: string, value: Working, effects: ViewEffect[], now: number): Working {
+    // No closures here: this runs once per touched key, and each closure would cost an allocation.
     for (const e of effects) {
+      if (e.kind === 'del') { value = undefined; continue; }
+      if (e.kind === 'hset' || e.kind === 'hincr') {
+        if (value === undefined) value = { kind: 'hash', fields: {} };
+        if (value.kind !== 'hash') throw new SinkError(`WRONGTYPE darkroom: ${e.kind} needs ${key} to be a hash but it is a zset`);
+        const fields = value.fields;
+        if (e.kind === 'hset') {
+          for (const [field, v] of Object.entries(e.fields)) fields[field] = String(v);
+        } else {
+          const current = Number(fields[e.field] ?? 0);
+          if (Number.isNaN(current)) throw new SinkError(`ERR darkroom: hincr of ${key} field ${e.field} which holds a non-number`);
+          fields[e.field] = String(current + e.by);
+        }
+        continue;
+      }
+      if (value === undefined) value = { kind: 'zset', set: new SortedSet() };
+      if (value.kind !== 'zset') throw new SinkError(`WRONGTYPE darkroom: ${e.kind} needs ${key} to be a zset but it is a hash`);
+      const set = value.set;
       switch (e.kind) {
-        case 'zadd': {
-          const set = zset(e.key, 'zadd');
+        case 'zadd':
           set.add(e.member, e.score);
           if (e.cap !== undefined) set.keepHighest(e.cap);
           break;
-        }
-        case 'zrem': zset(e.key, 'zrem').remove(e.member); break;
-        case 'zremTagged': zset(e.key, 'zremTagged').removeWhere((m) => splitTaggedMember(m).tag === e.tag); break;
-        case 'zreplace':
-          zset(e.key, 'zreplace');
-          working.set(e.key, { kind: 'zset', set: SortedSet.of(e.entries) });
-          break;
-        case 'sadd': {
-          const set = zset(e.key, 'sadd');
-          set.add(e.member, e.expiresAt ?? Infinity);
-          trimExpired(e.key, set);
+        case 'zrem': set.remove(e.member); break;
+        case 'zremTagged': {
+          const tag = e.tag;
+          set.removeWhere((m) => splitTaggedMember(m).tag === tag);
           break;
         }
+        case 'zreplace': value = { kind: 'zset', set: SortedSet.of(e.entries) }; break;
+        case 'sadd':
         case 'srem': {
-          const set = zset(e.key, 'srem');
-          set.remove(e.member);
-          trimExpired(e.key, set);
+          if (e.kind === 'sadd') set.add(e.member, e.expiresAt ?? Infinity);
+          else set.remove(e.member);
+          // Expiring sets: drop expired members and let the key expire with its last member (Redis parity).
+          set.removeScoresUpTo(now);
+          const top = set.highestScore();
+          value.expiresAt = top === undefined || top === Infinity ? undefined : Math.ceil(top);
           break;
         }
-        case 'hset': {
-          const fields = hash(e.key, 'hset');
-          for (const [field, value] of Object.entries(e.fields)) fields[field] = String(value);
-          break;
-        }
-        case 'hincr': {
-          const fields = hash(e.key, 'hincr');
-          const current = Number(fields[e.field] ?? 0);
-          if (Number.isNaN(current)) throw new SinkError(`ERR darkroom: hincr of ${e.key} field ${e.field} which holds a non-number`);
-          fields[e.field] = String(current + e.by);
-          break;
-        }
-        case 'del': working.set(e.key, undefined); break;
       }
     }
-    return working;
+    return value;
+  }
+
+  function put(id: ViewKey, value: Working): void {
+    if (value === undefined || (value.kind === 'zset' && value.set.size === 0)) {
+      views.removeSync(id);
+    } else if (value.kind === 'zset') {
+      const stored = value.set.toStored();
+      if (value.expiresAt !== undefined) stored.x = value.expiresAt;
+      views.putSync(id, stored);
+    } else {
+      let empty = true;
+      for (const _ in value.fields) { empty = false; break; }
+      if (empty) views.removeSync(id);
+      else views.putSync(id, { t: 'h', f: value.fields });
+    }
+  }
+
+  /** Effects grouped by key, in batch order per key (a Map keeps keys in first-seen order). */
+  function byKey(effects: ViewEffect[]): Map<string, ViewEffect[]> {
+    const groups = new Map<string, ViewEffect[]>();
+    for (const e of effects) {
+      const group = groups.get(e.key);
+      if (group) group.push(e);
+      else groups.set(e.key, [e]);
+    }
+    return groups;
   }
 
   async function writeBatch(batch: ViewBatch, effects: ViewEffect[]): Promise<void> {
     const { generation, processor } = batch;
-    await root.transaction(() => {
-      const working = computeBatch(generation, effects, Date.now());
-      for (const [key, value] of working) {
-        const id: ViewKey = [generation, key];
-        if (value === undefined || (value.kind === 'zset' && value.set.size === 0) || (value.kind === 'hash' && !Object.keys(value.fields).length)) {
-          views.removeSync(id);
-        } else if (value.kind === 'zset') {
-          const stored = value.set.toStored();
-          if (value.expiresAt !== undefined) stored.x = value.expiresAt;
-          views.putSync(id, stored);
-        } else {
-          views.putSync(id, { t: 'h', f: value.fields });
-        }
+    const groups = byKey(effects);
+    await root.childTransaction(() => {
+      const now = Date.now();
+      for (const [key, keyEffects] of groups) {
+        put([generation, key], applyToKey(key, load(generation, key, now), keyEffects, now));
       }
       if (batch.offsets.length) {
         const held = { ...(offsetsDb.get([generation, processor]) ?? {}) };
@@ -240,8 +234,9 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
     async zscoreMany(generation, key, members) {
       checkGeneration(generation);
       checkKey(key);
-      const set = sortedSet(generation, key);
-      if (!set) return members.map(() => null);
+      const stored = sortedSet(generation, key);
+      if (!stored) return members.map(() => null);
+      const set = storedArrays(stored);
       const scores = new Map<string, number>();
       for (let i = 0; i < set.m.length; i++) scores.set(set.m[i], set.s[i]);
       return members.map((m) => scores.get(m) ?? null);
@@ -250,7 +245,8 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
     async zcard(generation, key) {
       checkGeneration(generation);
       checkKey(key);
-      return sortedSet(generation, key)?.m.length ?? 0;
+      const stored = sortedSet(generation, key);
+      return stored ? ('m' in stored ? stored.m.length : stored.d.byteLength / 8) : 0;
     },
 
     async hgetallMany(generation, keys) {
@@ -277,6 +273,27 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
     async sismemberMany(generation, key, members, now) {
       const scores = await store.zscoreMany(generation, key, members);
       return scores.map((s) => s !== null && s > now);
+    },
+
+    async scan(generation, cursor, count) {
+      checkGeneration(generation);
+      const now = Date.now();
+      const entries: ViewEntry[] = [];
+      let last: string | undefined;
+      // Keys are ordered [generation, key]; the cursor is the last key of the previous page.
+      for (const { key, value } of views.getRange({ start: [generation, cursor ?? ''] })) {
+        if (key[0] !== generation) return { cursor: undefined, entries };
+        if (cursor !== undefined && key[1] === cursor) continue;
+        if (entries.length >= count && last !== undefined) return { cursor: last, entries };
+        last = key[1];
+        if (value.t === 'h') { entries.push({ key: key[1], type: 'hash', fields: { ...value.f } }); continue; }
+        if (value.x !== undefined && value.x <= now) continue; // lapsed with its last member
+        const set = storedArrays(value);
+        const members = set.m.map((member, i) => ({ member, score: set.s[i] }))
+          .filter((m) => value.x === undefined || m.score > now);
+        entries.push({ key: key[1], type: 'zset', members, expiring: value.x !== undefined });
+      }
+      return { cursor: undefined, entries };
     },
 
     async close() {
