@@ -51,6 +51,8 @@ export interface Config {
   botFollowsPerHour: number;
   /** Worker threads for the view processors on the embedded log (1 = all on the main thread). */
   workers: number;
+  /** How often a running platform checks the generation pointer and its stored offsets (replay, recovery). */
+  replayPollMs: number;
 }
 
 export function loadConfig(): Config {
@@ -81,6 +83,7 @@ export function loadConfig(): Config {
     headersTimeoutMs: int('DARKROOM_HEADERS_TIMEOUT_MS', 10_000, 100),
     botFollowsPerHour: int('DARKROOM_BOT_FOLLOWS_PER_HOUR', 1_000, 1),
     workers: int('DARKROOM_WORKERS', 1, 1),
+    replayPollMs: int('DARKROOM_REPLAY_POLL_MS', 1_000, 50),
   };
 }
 

@@ -59,4 +59,17 @@ program.command('sql')
   .argument('<query>', 'a SELECT statement')
   .action(async (query) => (await import('./commands/sql.ts')).sql(query));
 
+program.command('replay')
+  .description('rebuild views from offset 0 into a new generation, switch serving to it once caught up, drop the old one')
+  .option('--processor <name>', 'a view processor (or several, comma-separated), or all', 'all')
+  .option('--keep-old', 'keep the old generation after the switch (e.g. for darkroom verify)')
+  .action(async (options) => (await import('./commands/replay.ts')).replay(options));
+
+program.command('verify')
+  .description('compare two generations view by view, or one with a fresh rebuild; exit 0 when identical')
+  .option('--generation <g>', 'the generation to check (default: the one serving reads)')
+  .option('--against <g>', 'the generation to compare with (default: a fresh rebuild from offset 0)')
+  .option('--limit <n>', 'differences to print', positiveInt, 100)
+  .action(async (options) => (await import('./commands/verify.ts')).verify(options));
+
 program.parseAsync(process.argv).catch(exitWithError);

@@ -34,6 +34,17 @@ export interface ScoreRange {
   limit: number;
 }
 
+/**
+ * One view as `scan` returns it: a sorted set (with `expiring` when it is an expiring set whose key
+ * lapses with its last member) or a hash. Expired members and lapsed keys are left out.
+ */
+export type ViewEntry =
+  | { key: string; type: 'zset'; members: ScoredMember[]; expiring: boolean }
+  | { key: string; type: 'hash'; fields: Record<string, string> };
+
+/** A page of `scan`; `cursor` undefined once the generation has been walked to its end. */
+export interface ViewPage { cursor: string | undefined; entries: ViewEntry[] }
+
 export interface ViewBatch {
   generation: string;
   processor: string;
@@ -72,6 +83,13 @@ export interface ViewStore {
   smembersMany(generation: string, keys: string[], now: number): Promise<string[][]>;
   /** For each member: is it in the set and alive at `now`? */
   sismemberMany(generation: string, key: string, members: string[], now: number): Promise<boolean[]>;
+
+  /**
+   * Walks every view of a generation (offsets excluded), about `count` keys a page; pass the returned
+   * cursor back until it is undefined. For replay tooling (verify, snapshots), not for serving: it
+   * reads whole values. Keys may repeat across pages (Redis SCAN); callers keep the last one.
+   */
+  scan(generation: string, cursor: string | undefined, count: number): Promise<ViewPage>;
 
   close(): Promise<void>;
 }

@@ -5,6 +5,8 @@ import { openBackbone, openViewStore, openAnalyticsStore, redactUrl } from '../p
 import { buildTopology } from '../../processors/topology.ts';
 import { createRecordCodec } from '../../processors/record-codec.ts';
 import { startPipeline, type Pipeline } from '../../processors/pipeline.ts';
+import { startLiveViews, type LiveViews, type StartViews } from '../../processors/replay.ts';
+import { replayAdminRouter } from '../../serving/replay-admin.ts';
 import { viewSink, type ViewStore } from '../../sinks/view-store.ts';
 import { createMetrics } from '../../serving/metrics.ts';
 import { createApp } from '../../serving/app.ts';
@@ -43,31 +45,45 @@ export async function start(roles: Roles): Promise<void> {
   const analytics = roles.process ? await openAnalyticsStore(config) : undefined;
 
   let pipeline: Pipeline | undefined;
-  let statusSources: ProcessorStatusSource[] = [];
+  // The view processors live in `live` (processors/replay.ts): a replay moves them to a new generation.
+  let live: LiveViews | undefined;
+  let startViews: StartViews | undefined;
+  let viewSources: ProcessorStatusSource[] = [];
+  const statusSources = (): ProcessorStatusSource[] => [...(live?.processors() ?? viewSources), ...(pipeline?.processors ?? [])];
   const generation = await views.currentGeneration();
   if (roles.process) {
     const codec = await createRecordCodec({
       serde: backbone.serde, registry: backbone.registry, internalTopics: topology.internalTopics.map((t) => t.name),
     });
     log(`processors: starting ${topology.nodes.length} on ${backend.kind === 'kafka' ? 'Kafka' : 'the embedded log'}, views in ${views.kind}, generation ${generation}`);
-    pipeline = await startPipeline({
-      backend, codec, topology, observer: metrics.observer, log,
-      sinkFor: (name, kind) => (kind === 'views' ? viewSink(views, generation, name) : analytics!.sink(name)),
+    // Fresh processors for every pipeline: a replay runs its own beside the live ones.
+    startViews = (viewGeneration, groupPrefix, only) => startPipeline({
+      backend, codec, topology: buildTopology(config), observer: metrics.observer, log, only,
+      sinkFor: (name) => viewSink(views, viewGeneration, name),
       workers: config.workers,
       workerSetup: {
-        dataDir: config.dataDir, generation, groupPrefix: 'darkroom', schemaRegistryUrl: config.schemaRegistryUrl, redisUrl: config.redisUrl,
+        dataDir: config.dataDir, generation: viewGeneration, groupPrefix, schemaRegistryUrl: config.schemaRegistryUrl, redisUrl: config.redisUrl,
         topology: {
           partitions: config.partitions, celebrityFollowers: config.celebrityFollowers, feedLength: config.feedLength,
           trendingHalfLifeMinutes: config.trendingHalfLifeMinutes, botFollowsPerHour: config.botFollowsPerHour,
         },
       },
     });
-    statusSources = pipeline.processors;
+    live = await startLiveViews({ views, backend, topology, startViews, log, pollMs: config.replayPollMs });
+    // Analytics rows are facts, not views: they keep flowing, untouched by replays.
+    pipeline = await startPipeline({
+      backend, codec, topology, observer: metrics.observer, log,
+      only: topology.nodes.filter((n) => n.sink === 'analytics').map((n) => n.processor.name),
+      sinkFor: (name) => analytics!.sink(name),
+    });
   } else {
-    statusSources = topology.nodes.filter((n) => n.sink === 'views').map((node) => ({
-      name: node.processor.name, inputs: node.processor.inputs, offsets: () => views.offsets(generation, node.processor.name),
+    viewSources = topology.nodes.filter((n) => n.sink === 'views').map((node) => ({
+      name: node.processor.name, inputs: node.processor.inputs, offsets: async () => views.offsets(await views.currentGeneration(), node.processor.name),
     }));
   }
+  // Not ready while restoring state, nor while the views are known to be incomplete (rebuilding).
+  const ready = () => [...(live?.processors() ?? []), ...(pipeline?.processors ?? [])].every((p) => !p.running.progress().restoring)
+    && live?.status().state !== 'rebuilding';
 
   let server: Server | undefined;
   if (roles.serve || roles.ingest) {
@@ -75,9 +91,12 @@ export async function start(roles: Roles): Promise<void> {
       metrics,
       apiToken: config.apiToken,
       adminToken: config.adminToken,
-      adminRoutes: [adminRouter({ analytics, views, generation: () => generation })],
+      adminRoutes: [
+        adminRouter({ analytics, views, generation: () => live?.generation() ?? generation }),
+        replayAdminRouter({ live, views, backend, topology, startViews }),
+      ],
       log,
-      ready: () => (pipeline?.processors ?? []).every((p) => !p.running.progress().restoring),
+      ready,
       routes: [
         ingestRouter({
           producer: backbone.producer, validate: validateEvents, maxBodyBytes: config.maxBodyBytes,
@@ -86,7 +105,8 @@ export async function start(roles: Roles): Promise<void> {
           onAccepted: (events) => { for (const e of events) metrics.eventsIngested.inc({ topic: routeOf(e).topic }); },
         }),
         readRouter({ views, generation: () => views.currentGeneration(), trendingHalfLifeMinutes: config.trendingHalfLifeMinutes, partitions: config.partitions }),
-        statusRouter(backend, () => statusSources, () => ({
+        statusRouter(backend, statusSources, () => ({
+          views: live?.status() ?? { generation },
           engines: {
             topics: backend.kind === 'kafka' ? 'kafka' : 'embedded',
             views: views.kind,
@@ -96,7 +116,7 @@ export async function start(roles: Roles): Promise<void> {
         })),
       ],
       // The file registry is readable by any Confluent client at <darkroom>/registry.
-      publicRoutes: [...(config.schemaRegistryUrl ? [] : [registryApiRouter(backbone.registry)]), dashboardRouter({ backend, processors: () => statusSources })],
+      publicRoutes: [...(config.schemaRegistryUrl ? [] : [registryApiRouter(backbone.registry)]), dashboardRouter({ backend, processors: statusSources })],
     });
     server = createHttpServer(app, config).listen(config.port, '0.0.0.0');
     await listen(server, config.port);
@@ -108,7 +128,7 @@ export async function start(roles: Roles): Promise<void> {
   if (!server) {
     const app = createApp({
       metrics, log, routes: [],
-      ready: () => (pipeline?.processors ?? []).every((p) => !p.running.progress().restoring),
+      ready,
     });
     server = app.listen(config.port, '0.0.0.0');
     await listen(server, config.port);
@@ -118,7 +138,7 @@ export async function start(roles: Roles): Promise<void> {
   // The lag gauge follows what /v1/status computes, for the pipeline dashboard and the lag alert
   // (dashboards/); a failed round (an engine briefly away) leaves the last value until the next one.
   const lagTimer = setInterval(() => {
-    pipelineStatus(backend, statusSources).then((status) => {
+    pipelineStatus(backend, statusSources()).then((status) => {
       for (const [processor, s] of Object.entries(status.processors)) metrics.lag.set({ processor }, s.lag);
     }, () => {});
   }, 5_000);
@@ -145,6 +165,7 @@ export async function start(roles: Roles): Promise<void> {
     try {
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       server?.closeAllConnections();
+      await live?.stop();
       await pipeline?.stop();
       await analytics?.close();
       await views.close();
