@@ -157,10 +157,21 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
     resolveRestored();
   }
 
+  /**
+   * Forgets a task's local state, including which re-sent internal records it has seen: after a
+   * rebalance the task replays its inputs from 0, and a stale high-water mark would drop them all.
+   */
+  function resetTask(partition: number): void {
+    states.delete(partition);
+    const prefix = `${partition}/`;
+    for (const key of internalSeen.keys()) if (key.startsWith(prefix)) internalSeen.delete(key);
+  }
+
   async function onAssigned(partitions: TopicPartition[]): Promise<TopicPartitionOffset[]> {
     const held = new Map((await sink.offsets()).map((o) => [tpKey(o.topic, o.partition), o.offset]));
     restoreStartedAt = Date.now();
     const seek: TopicPartitionOffset[] = [];
+    if (def.stateful) for (const partition of new Set(partitions.map((p) => p.partition))) resetTask(partition);
     for (const { topic, partition } of partitions) {
       const key = tpKey(topic, partition);
       const sinkOffset = held.get(key) ?? 0;
@@ -191,7 +202,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
       progress.offsets.delete(tpKey(topic, partition));
       positions.delete(tpKey(topic, partition));
       restoreUntil.delete(tpKey(topic, partition));
-      states.delete(partition);
+      resetTask(partition);
     }
   }
 

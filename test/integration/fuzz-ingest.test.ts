@@ -2,34 +2,18 @@
 // nesting, bytes that are not UTF-8, unknown types, too many events, events from the future), the
 // answer is a 4xx with a one-line message, never a 5xx nor a crash, and nothing reaches a topic.
 // Real embedded log and file registry; the app is the one `darkroom start` serves.
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEmbeddedBackend } from '../../topics/embedded/index.ts';
-import { topicCatalog } from '../../topics/catalog.ts';
-import { createEventProducer } from '../../topics/event-producer.ts';
-import { createRegistryClient } from '../../schemas/registry/index.ts';
-import { createSerde } from '../../schemas/serde.ts';
-import { validateEvents } from '../../schemas/validate.ts';
-import { createApp } from '../../serving/app.ts';
-import { ingestRouter } from '../../serving/ingest.ts';
-import { createMetrics } from '../../serving/metrics.ts';
-import type { TopicBackend } from '../../topics/types.ts';
+import { startIngestServer, type IngestServer } from '../helpers/ingest-server.ts';
 import { tempDataDir } from '../helpers/tmp.ts';
 
-let server: Server;
+let ingest: IngestServer;
 let base: string;
-let backend: TopicBackend;
 const data = tempDataDir();
 const internalErrors: string[] = [];
 const RUNS = Number(process.env.FUZZ_RUNS ?? 60);
 
-async function totalRecords(): Promise<number> {
-  let total = 0;
-  for (const spec of topicCatalog(4)) for (const end of await backend.endOffsets(spec.name)) total += end.offset;
-  return total;
-}
+const totalRecords = () => ingest.totalRecords();
 
 function post(body: string | Uint8Array, contentType = 'application/json') {
   return fetch(`${base}/v1/events`, { method: 'POST', headers: { 'content-type': contentType }, body });
@@ -52,22 +36,12 @@ async function expectRejected(body: string | Uint8Array, contentType?: string): 
 const valid = () => ({ type: 'like', user_id: 'u1', post_id: 'p1' });
 
 beforeAll(async () => {
-  backend = createEmbeddedBackend({ dataDir: data.dir });
-  await backend.ensureTopics(topicCatalog(4));
-  const serde = createSerde(createRegistryClient({ dataDir: data.dir }));
-  await serde.warm();
-  const app = createApp({
-    metrics: createMetrics(), log: (line) => internalErrors.push(line), ready: () => true,
-    routes: [ingestRouter({ producer: createEventProducer(backend, serde), validate: validateEvents, maxBodyBytes: 8 * 1024 * 1024 })],
-  });
-  server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ingest = await startIngestServer({ dataDir: data.dir, log: (line) => internalErrors.push(line), ingest: { maxBodyBytes: 8 * 1024 * 1024 } });
+  base = ingest.base;
 });
 
 afterAll(async () => {
-  server?.close();
-  await backend?.close();
+  await ingest?.close();
   data.remove();
 });
 
@@ -202,7 +176,7 @@ describe('event time at ingest', () => {
 
   it('small skew and very old events are accepted and keep their time', async () => {
     const before = await totalRecords();
-    const consumer = backend.consumer({ groupId: 'fuzz-ingest-ts', topics: ['engagement'], reset: 'latest' });
+    const consumer = ingest.backend.consumer({ groupId: 'fuzz-ingest-ts', topics: ['engagement'], reset: 'latest' });
     const seen: number[] = [];
     await consumer.run({ eachBatch: async (b) => { for (const r of b.records) seen.push(r.timestamp); } });
     const old = Date.now() - 30 * 24 * 3_600_000;

@@ -1,31 +1,14 @@
 // POST /v1/events against the real embedded log and file registry: validation, auth, size limits,
 // and that a rejected request writes nothing.
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEmbeddedBackend } from '../../topics/embedded/index.ts';
-import { topicCatalog } from '../../topics/catalog.ts';
-import { createEventProducer } from '../../topics/event-producer.ts';
-import { createRegistryClient } from '../../schemas/registry/index.ts';
-import { createSerde } from '../../schemas/serde.ts';
-import { validateEvents } from '../../schemas/validate.ts';
-import { createApp } from '../../serving/app.ts';
-import { ingestRouter } from '../../serving/ingest.ts';
-import { createMetrics } from '../../serving/metrics.ts';
-import type { TopicBackend } from '../../topics/types.ts';
+import { startIngestServer, type IngestServer } from '../helpers/ingest-server.ts';
 import { tempDataDir } from '../helpers/tmp.ts';
 
 const TOKEN = 's3cret-token';
-let server: Server;
+let ingest: IngestServer;
 let base: string;
-let backend: TopicBackend;
 const data = tempDataDir();
-
-async function totalRecords(): Promise<number> {
-  let total = 0;
-  for (const spec of topicCatalog(4)) for (const end of await backend.endOffsets(spec.name)) total += end.offset;
-  return total;
-}
+const totalRecords = () => ingest.totalRecords();
 
 function post(body: string, headers: Record<string, string> = {}) {
   return fetch(`${base}/v1/events`, {
@@ -38,22 +21,12 @@ function post(body: string, headers: Record<string, string> = {}) {
 const like = (i: number) => ({ type: 'like', user_id: `u${i}`, post_id: 'p1' });
 
 beforeAll(async () => {
-  backend = createEmbeddedBackend({ dataDir: data.dir });
-  await backend.ensureTopics(topicCatalog(4));
-  const serde = createSerde(createRegistryClient({ dataDir: data.dir }));
-  await serde.warm();
-  const app = createApp({
-    metrics: createMetrics(), apiToken: TOKEN, log: () => {}, ready: () => true,
-    routes: [ingestRouter({ producer: createEventProducer(backend, serde), validate: validateEvents, maxBodyBytes: 64 * 1024 })],
-  });
-  server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ingest = await startIngestServer({ dataDir: data.dir, apiToken: TOKEN, ingest: { maxBodyBytes: 64 * 1024 } });
+  base = ingest.base;
 });
 
 afterAll(async () => {
-  server?.close();
-  await backend?.close();
+  await ingest?.close();
   data.remove();
 });
 
@@ -112,7 +85,7 @@ describe('POST /v1/events', () => {
   });
 
   it('assigns event_id and ts when absent, and keeps them when given', async () => {
-    const consumer = backend.consumer({ groupId: 'ingest-test-ids', topics: ['social-graph'], reset: 'latest' });
+    const consumer = ingest.backend.consumer({ groupId: 'ingest-test-ids', topics: ['social-graph'], reset: 'latest' });
     const seen: unknown[] = [];
     await consumer.run({ eachBatch: async (b) => { seen.push(...b.records); } });
     const res = await post(JSON.stringify({ type: 'follow', follower_id: 'u7', followee_id: 'u8', event_id: '6f1b8a52-4c3e-4a7e-9d55-0b6f3c2a1e90', ts: 1_700_000_000_000 }));

@@ -1,34 +1,18 @@
 // HTTP hardening on a real server: per-token rate limits on ingest (429 + Retry-After, nothing
 // written), and request timeouts that cut off a client trickling its headers (slowloris).
 import net from 'node:net';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEmbeddedBackend } from '../../topics/embedded/index.ts';
-import { topicCatalog } from '../../topics/catalog.ts';
-import { createEventProducer } from '../../topics/event-producer.ts';
-import { createRegistryClient } from '../../schemas/registry/index.ts';
-import { createSerde } from '../../schemas/serde.ts';
-import { validateEvents } from '../../schemas/validate.ts';
-import { createApp } from '../../serving/app.ts';
-import { ingestRouter } from '../../serving/ingest.ts';
-import { createMetrics } from '../../serving/metrics.ts';
 import { createHttpServer, createRateLimiter } from '../../serving/hardening.ts';
-import type { TopicBackend } from '../../topics/types.ts';
+import { startIngestServer, type IngestServer } from '../helpers/ingest-server.ts';
 import { tempDataDir } from '../helpers/tmp.ts';
 
 const data = tempDataDir();
-let backend: TopicBackend;
-let server: Server;
+let ingest: IngestServer;
 let base: string;
 let port: number;
 const RATE = 100;
 
-async function totalRecords(): Promise<number> {
-  let total = 0;
-  for (const spec of topicCatalog(4)) for (const end of await backend.endOffsets(spec.name)) total += end.offset;
-  return total;
-}
+const totalRecords = () => ingest.totalRecords();
 
 const likes = (n: number) => JSON.stringify(Array.from({ length: n }, (_, i) => ({ type: 'like', user_id: `u${i}`, post_id: 'p1' })));
 const post = (body: string, token: string) => fetch(`${base}/v1/events`, {
@@ -36,26 +20,19 @@ const post = (body: string, token: string) => fetch(`${base}/v1/events`, {
 });
 
 beforeAll(async () => {
-  backend = createEmbeddedBackend({ dataDir: data.dir });
-  await backend.ensureTopics(topicCatalog(4));
-  const serde = createSerde(createRegistryClient({ dataDir: data.dir }));
-  await serde.warm();
-  const app = createApp({
-    metrics: createMetrics(), log: () => {}, ready: () => true,
-    routes: [ingestRouter({
-      producer: createEventProducer(backend, serde), validate: validateEvents, maxBodyBytes: 1024 * 1024,
+  ingest = await startIngestServer({
+    dataDir: data.dir,
+    ingest: {
+      maxBodyBytes: 1024 * 1024,
       rateLimit: { limiter: createRateLimiter({ eventsPerSecond: RATE }), eventsPerSecond: RATE },
-    })],
+    },
+    listen: (app) => createHttpServer(app, { requestTimeoutMs: 1_000, headersTimeoutMs: 500 }).listen(0, '127.0.0.1'),
   });
-  server = createHttpServer(app, { requestTimeoutMs: 1_000, headersTimeoutMs: 500 }).listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  port = (server.address() as AddressInfo).port;
-  base = `http://127.0.0.1:${port}`;
+  ({ base, port } = ingest);
 });
 
 afterAll(async () => {
-  server?.close();
-  await backend?.close();
+  await ingest?.close();
   data.remove();
 });
 
