@@ -9,6 +9,7 @@ import { Doorbell } from './doorbell.ts';
 import { EmbeddedLogError } from './errors.ts';
 import { readBatch } from './read.ts';
 import { partitionState, type LogStore, type StoredTopic, type TopicDirectory } from './store.ts';
+import { checkConsumerOptions } from '../consumer-options.ts';
 
 /** What a consumer needs from its backend. */
 export interface ConsumerHost {
@@ -30,7 +31,6 @@ interface Assignment {
   seekPending: boolean;
 }
 
-const DEFAULT_MAX_BATCH = 1000;
 const MAX_BACKOFF_MS = 5_000;
 
 export class EmbeddedConsumer implements Consumer {
@@ -47,14 +47,7 @@ export class EmbeddedConsumer implements Consumer {
   private readonly maxBatch: number;
 
   constructor(private readonly host: ConsumerHost, private readonly options: ConsumerOptions) {
-    if (typeof options.groupId !== 'string' || options.groupId === '') throw new EmbeddedLogError('consumer needs a groupId');
-    if (!Array.isArray(options.topics) || options.topics.length === 0) {
-      throw new EmbeddedLogError(`consumer of group "${options.groupId}" needs at least one topic`);
-    }
-    this.maxBatch = options.maxBatchRecords ?? DEFAULT_MAX_BATCH;
-    if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1) {
-      throw new EmbeddedLogError(`maxBatchRecords must be an integer >= 1, got ${options.maxBatchRecords}`);
-    }
+    this.maxBatch = checkConsumerOptions(options, EmbeddedLogError);
   }
 
   /** Resolves once the partitions are assigned and their loops started (not when consuming ends). */

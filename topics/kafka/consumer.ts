@@ -12,8 +12,8 @@ import type {
 } from '../types.ts';
 import type { KafkaTopicAdmin } from './admin.ts';
 import { KafkaBackendError, translateKafkaError } from './errors.ts';
+import { checkConsumerOptions } from '../consumer-options.ts';
 
-const DEFAULT_MAX_BATCH = 1000;
 const MAX_BACKOFF_MS = 5_000;
 
 export interface KafkaConsumerTuning {
@@ -56,14 +56,7 @@ export class KafkaGroupConsumer implements Consumer {
   private readonly maxBatch: number;
 
   constructor(private readonly host: Host, private readonly options: ConsumerOptions) {
-    if (typeof options.groupId !== 'string' || options.groupId === '') throw new KafkaBackendError('consumer needs a groupId');
-    if (!Array.isArray(options.topics) || options.topics.length === 0) {
-      throw new KafkaBackendError(`consumer of group "${options.groupId}" needs at least one topic`);
-    }
-    this.maxBatch = options.maxBatchRecords ?? DEFAULT_MAX_BATCH;
-    if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1) {
-      throw new KafkaBackendError(`maxBatchRecords must be an integer >= 1, got ${options.maxBatchRecords}`);
-    }
+    this.maxBatch = checkConsumerOptions(options, KafkaBackendError);
   }
 
   /** Resolves once this member has joined the group and onAssigned has run (not when consuming ends). */
