@@ -3,27 +3,16 @@
 // Leaves a screenshot in test-artifacts/dashboard.png for a person to look at.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { tempDataDir, eventually } from '../helpers/tmp.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const TOKEN = 'dashboard-test-token';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Counts pixels inside a chart's plot area whose color is near one of its datasets' colors. */
 async function datasetPixels(page: Page, chart: 'rateChart' | 'trendingChart'): Promise<number> {

@@ -4,26 +4,15 @@
 // dir, a free port), fed over HTTP by `darkroom simulate --url` as the compose simulator does; then
 // `darkroom process` alone, as the `processors` service runs, must answer /healthz and /metrics too.
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertRules, dashboardQueries, metricNames } from '../../dashboards/queries.ts';
 import { eventually, tempDataDir } from '../helpers/tmp.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'cli/bin.mjs');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Child { process: ChildProcess; output: () => string }
 

@@ -2,7 +2,7 @@
 // what darkroom prints or serves: not in stdout/stderr when a service is unreachable, not in
 // /v1/status of a running platform. The real command is started (`node cli/bin.mjs start`).
 import { spawn } from 'node:child_process';
-import net from 'node:net';
+import { freePort } from '../helpers/free-port.ts';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeWith, SERVICES } from '../services.ts';
@@ -12,15 +12,6 @@ const SECRET = 'SECRETPW';
 const BIN = path.resolve(import.meta.dirname, '../../cli/bin.mjs');
 const dirs: Array<{ remove(): void }> = [];
 afterAll(() => { for (const d of dirs) d.remove(); });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Run { output: () => string; exited: Promise<number | null>; stop(): void }
 
