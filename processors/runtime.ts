@@ -86,6 +86,38 @@ interface PendingBatch {
 
 const tpKey = (topic: string, partition: number) => `${topic}:${partition}`;
 
+/** Records of one input topic-partition delivered to a task and not processed yet. */
+interface InputQueue {
+  key: string;
+  topic: string;
+  /** Position in the processor's inputs: breaks timestamp ties the same way in every run. */
+  rank: number;
+  records: TopicRecord[];
+  head: number;
+  /** Next offset expected from the backend (records below it were delivered already). */
+  enqueuedUpTo: number;
+  /** The partition's end as last seen (assignment, batches): records below it exist. */
+  knownEnd: number;
+  /** While > 0, records below it are replayed to restore state only (the sink holds their effects). */
+  restoreUntil: number;
+}
+
+interface Task {
+  partition: number;
+  queues: InputQueue[];
+  /** Inputs still restoring. */
+  restoring: number;
+  chain: Promise<void>;
+  /** Wakes an eachBatch waiting for the task to make progress (backpressure). */
+  wakeUp: (() => void) | undefined;
+}
+
+const WAIT = Symbol('wait');
+/** An input this far ahead of the task's other inputs waits for them (backpressure)... */
+const MAX_QUEUED_RECORDS = 5_000;
+/** ...for at most this long, then the task goes on with what it has (Kafka Streams' max.task.idle.ms). */
+const TASK_IDLE_MS = 500;
+
 function emptyBatch(): PendingBatch {
   return { effects: [], offsets: new Map(), repartition: new Map(), deadLetters: [], records: 0, events: 0, startedAt: 0 };
 }
@@ -111,9 +143,6 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
   const states = new Map<number, S>();
   /** Per target partition: highest source offset seen per source partition, to drop re-sent internal records. */
   const internalSeen = new Map<string, number>();
-  const restoreUntil = new Map<string, number>();
-  /** Next offset to process per partition (ahead of the sink while a batch is pending). */
-  const positions = new Map<string, number>();
   const progress: ProcessorProgress = {
     name: processor.name, restoring: false, offsets: new Map(), eventsProcessed: 0, deadLetters: 0,
   };
@@ -134,22 +163,39 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
   };
 
   /**
-   * A task (one partition number across all input topics) starts normal processing only once every
-   * one of its topic-partitions has replayed up to the sink's offsets; otherwise a post could fan out
-   * before the follows that precede it were restored.
+   * Per task (one partition number across all input topics), the records delivered but not yet
+   * processed, one queue per topic-partition. A stateful task takes them in event-time order across
+   * its topics (Kafka Streams' PartitionGroup), so the order between topics does not depend on how
+   * the backend happened to fetch them: a live run, a restart that catches up a backlog and a replay
+   * all fold the same sequence.
    */
-  const taskWaiting = new Map<number, { remaining: Set<string>; ready: Promise<void>; resolve: () => void }>();
+  const tasks = new Map<number, Task>();
 
-  function restoredOne(partition: number, key: string): void {
-    const waiting = taskWaiting.get(partition);
-    if (!waiting || !waiting.remaining.delete(key) || waiting.remaining.size) return;
-    taskWaiting.delete(partition);
-    waiting.resolve();
-    checkRestored();
+  function taskOf(partition: number): Task {
+    let task = tasks.get(partition);
+    if (!task) tasks.set(partition, (task = { partition, queues: [], restoring: 0, chain: Promise.resolve(), wakeUp: undefined }));
+    return task;
+  }
+
+  function queueOf(topic: string, partition: number): InputQueue {
+    const task = taskOf(partition);
+    let queue = task.queues.find((q) => q.topic === topic);
+    if (!queue) {
+      queue = { key: tpKey(topic, partition), topic, rank: processor.inputs.indexOf(topic), records: [], head: 0, enqueuedUpTo: 0, knownEnd: 0, restoreUntil: 0 };
+      task.queues.push(queue);
+      task.queues.sort((a, b) => a.rank - b.rank);
+    }
+    return queue;
+  }
+
+  function restoredOne(task: Task, queue: InputQueue): void {
+    if (queue.restoreUntil === 0) return;
+    queue.restoreUntil = 0;
+    if (--task.restoring === 0) checkRestored();
   }
 
   function checkRestored(): void {
-    if (!progress.restoring || taskWaiting.size) return;
+    if (!progress.restoring || [...tasks.values()].some((t) => t.restoring > 0)) return;
     progress.restoring = false;
     progress.restoreMs = Date.now() - restoreStartedAt;
     observer?.onRestored?.(processor.name, progress.restoreMs, restoredEvents);
@@ -169,26 +215,29 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
 
   async function onAssigned(partitions: TopicPartition[]): Promise<TopicPartitionOffset[]> {
     const held = new Map((await sink.offsets()).map((o) => [tpKey(o.topic, o.partition), o.offset]));
+    const ends = new Map<string, number>();
+    for (const topic of new Set(partitions.map((p) => p.topic))) {
+      for (const end of await backend.endOffsets(topic)) ends.set(tpKey(topic, end.partition), end.offset);
+    }
     restoreStartedAt = Date.now();
     const seek: TopicPartitionOffset[] = [];
-    if (def.stateful) for (const partition of new Set(partitions.map((p) => p.partition))) resetTask(partition);
+    for (const partition of new Set(partitions.map((p) => p.partition))) {
+      if (def.stateful) resetTask(partition);
+      tasks.delete(partition);
+    }
     for (const { topic, partition } of partitions) {
       const key = tpKey(topic, partition);
       const sinkOffset = held.get(key) ?? 0;
       progress.offsets.set(key, sinkOffset);
       const from = def.stateful ? 0 : sinkOffset;
+      const queue = queueOf(topic, partition);
+      queue.enqueuedUpTo = from;
+      queue.knownEnd = ends.get(key) ?? 0;
       if (from < sinkOffset) {
-        restoreUntil.set(key, sinkOffset);
+        queue.restoreUntil = sinkOffset;
+        taskOf(partition).restoring++;
         progress.restoring = true;
-        let waiting = taskWaiting.get(partition);
-        if (!waiting) {
-          let resolve!: () => void;
-          const ready = new Promise<void>((r) => (resolve = r));
-          taskWaiting.set(partition, (waiting = { remaining: new Set(), ready, resolve }));
-        }
-        waiting.remaining.add(key);
       }
-      positions.set(key, from);
       seek.push({ topic, partition, offset: from });
     }
     if (!progress.restoring) resolveRestored();
@@ -200,8 +249,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
     await flush();
     for (const { topic, partition } of partitions) {
       progress.offsets.delete(tpKey(topic, partition));
-      positions.delete(tpKey(topic, partition));
-      restoreUntil.delete(tpKey(topic, partition));
+      tasks.delete(partition);
       resetTask(partition);
     }
   }
@@ -269,10 +317,10 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
   }
 
   /** Adds one record's outcome and its offset to the pending batch (synchronously). */
-  function take(batch: RecordBatch, key: string, record: TopicRecord, outcome: Outcome, internal: Array<[string, ProduceRecord]> | undefined): void {
+  function take(queue: InputQueue, record: TopicRecord, outcome: Outcome, internal: Array<[string, ProduceRecord]> | undefined): void {
     if (pending.records === 0) pending.startedAt = Date.now();
     pending.records++;
-    pending.offsets.set(key, { topic: batch.topic, partition: batch.partition, offset: record.offset + 1 });
+    pending.offsets.set(queue.key, { topic: record.topic, partition: record.partition, offset: record.offset + 1 });
     if (outcome === undefined) return;
     if (!Array.isArray(outcome)) { pending.deadLetters.push(outcome.deadLetter); return; }
     pending.events++;
@@ -288,35 +336,93 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
     }
   }
 
-  async function eachBatch(batch: RecordBatch): Promise<void> {
-    if (stopped) return;
-    const key = tpKey(batch.topic, batch.partition);
-    const until = restoreUntil.get(key) ?? 0;
-    for (const record of batch.records) {
-      if (record.offset < (positions.get(key) ?? 0)) continue; // delivered twice by the backend
-      const restoring = record.offset < until;
-      if (!restoring) {
-        const waiting = taskWaiting.get(batch.partition);
-        if (waiting) await waiting.ready;
-      }
-      let outcome = handleRecord(record, restoring);
-      if (outcome instanceof Promise) outcome = await outcome;
-      let internal = Array.isArray(outcome) ? encodeRepartitions(record, outcome) : undefined;
-      if (internal instanceof Promise) internal = await internal;
-      positions.set(key, record.offset + 1);
-      if (restoring) {
-        if (record.offset + 1 >= until) restoredOne(batch.partition, key);
+  /**
+   * The queue whose head comes next in the task, or WAIT when that cannot be known yet: a stateful
+   * task restores every input up to its sink's offsets before it processes anything new (the sink
+   * holds what the previous run did, in that run's order), and takes the lowest (timestamp, input
+   * rank) head, waiting for an empty input that is known to hold more records. `force` stops waiting
+   * for live records of lagging inputs (after TASK_IDLE_MS), never for records to restore.
+   */
+  function nextQueue(task: Task, force: boolean): InputQueue | typeof WAIT | undefined {
+    let best: InputQueue | undefined;
+    let bestTs = 0;
+    for (const queue of task.queues) {
+      const restoring = queue.restoreUntil > 0;
+      if (task.restoring > 0 && !restoring) continue;
+      if (queue.head === queue.records.length) {
+        if (restoring) {
+          if (queue.enqueuedUpTo < queue.restoreUntil) return WAIT;
+          restoredOne(task, queue);
+          return nextQueue(task, force);
+        }
+        if (def.stateful && !force && queue.enqueuedUpTo < queue.knownEnd) return WAIT;
         continue;
       }
-      take(batch, key, record, outcome, internal);
+      const head = queue.records[queue.head];
+      if (restoring && head.offset >= queue.restoreUntil) { restoredOne(task, queue); return nextQueue(task, force); }
+      if (!def.stateful) return queue;
+      if (best === undefined || head.timestamp < bestTs) { best = queue; bestTs = head.timestamp; }
     }
-    if (processor.punctuate && states.has(batch.partition)) {
-      const effects = processor.punctuate(states.get(batch.partition)!);
-      // While restoring, only the state change matters: the sink already holds what was published.
-      const last = batch.records[batch.records.length - 1];
-      if (last && last.offset >= until) for (const effect of effects) pending.effects.push(effect);
+    return best;
+  }
+
+  /** Processes what the task can, in order; serialised per task, since records may await. */
+  function drain(task: Task, force: boolean): Promise<void> {
+    task.chain = task.chain.then(async () => {
+      let processed = 0;
+      for (;;) {
+        if (stopped || tasks.get(task.partition) !== task) return; // stopping, or revoked meanwhile
+        const queue = nextQueue(task, force);
+        if (queue === undefined || queue === WAIT) break;
+        const record = queue.records[queue.head++];
+        if (queue.head === queue.records.length) { queue.records = []; queue.head = 0; }
+        const restoring = queue.restoreUntil > 0;
+        let outcome = handleRecord(record, restoring);
+        if (outcome instanceof Promise) outcome = await outcome;
+        let internal = Array.isArray(outcome) ? encodeRepartitions(record, outcome) : undefined;
+        if (internal instanceof Promise) internal = await internal;
+        processed++;
+        if (restoring) {
+          if (record.offset + 1 >= queue.restoreUntil) restoredOne(task, queue);
+          continue;
+        }
+        take(queue, record, outcome, internal);
+        if (pending.effects.length >= maxBatchEffects || pending.records >= maxBatchEffects) await flush();
+      }
+      if (processed > 0 && processor.punctuate && states.has(task.partition)) {
+        const effects = processor.punctuate(states.get(task.partition)!);
+        // While restoring, only the state change matters: the sink already holds what was published.
+        if (task.restoring === 0) for (const effect of effects) pending.effects.push(effect);
+      }
+      if (processed > 0) { task.wakeUp?.(); task.wakeUp = undefined; }
+    });
+    return task.chain;
+  }
+
+  async function eachBatch(batch: RecordBatch): Promise<void> {
+    if (stopped) return;
+    const task = taskOf(batch.partition);
+    const queue = queueOf(batch.topic, batch.partition);
+    for (const record of batch.records) {
+      if (record.offset < queue.enqueuedUpTo) continue; // delivered twice by the backend
+      queue.records.push(record);
+      queue.enqueuedUpTo = record.offset + 1;
     }
-    if (pending.effects.length >= maxBatchEffects || pending.records >= maxBatchEffects) await flush();
+    if (batch.highWatermark > queue.knownEnd) queue.knownEnd = batch.highWatermark;
+    await drain(task, false);
+    // Backpressure: the next batch of this input waits while it is far ahead of the task's other
+    // inputs. Only for a while: on Kafka the records those inputs wait for may come with the next
+    // fetch, which this call holds back.
+    const deadline = Date.now() + TASK_IDLE_MS;
+    while (!stopped && queue.records.length - queue.head > MAX_QUEUED_RECORDS) {
+      const left = deadline - Date.now();
+      if (left <= 0) { await drain(task, true); break; }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        const previous = task.wakeUp;
+        task.wakeUp = () => { clearTimeout(timer); previous?.(); resolve(); };
+      });
+    }
   }
 
   function flush(): Promise<void> {
