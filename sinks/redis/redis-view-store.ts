@@ -22,6 +22,7 @@ import {
   type ScoreRange, type ScoredMember, type ViewBatch, type ViewEntry, type ViewStore,
 } from '../view-store.ts';
 import { APPLY_BATCH_LUA } from './apply-batch.lua.ts';
+import { Packr } from 'msgpackr';
 
 export interface RedisViewStoreOptions {
   url: string;
@@ -38,6 +39,10 @@ function toScore(text: string): number {
   if (text === '-inf') return -Infinity;
   return Number(text);
 }
+
+/** Plain msgpack (no msgpackr extensions), as Redis' cmsgpack reads it. */
+const effectPacker = new Packr({ useRecords: false, variableMapSize: true });
+const packEffects = (ops: Array<string | number>): Buffer => effectPacker.pack(ops);
 
 function scoreArg(score: number): string {
   if (score === Infinity) return '+inf';
@@ -144,30 +149,32 @@ export async function createRedisViewStore(options: RedisViewStoreOptions): Prom
         }
         return index;
       };
-      const args: Array<string | number> = [Date.now(), generation, batch.offsets.length];
+      const args: Array<string | number | Buffer> = [Date.now(), generation, batch.offsets.length];
       for (const o of batch.offsets) args.push(offsetField(o), o.offset);
+      const ops: Array<string | number> = [];
       for (const e of effects) {
         const k = indexOf(e.key);
         switch (e.kind) {
-          case 'zadd': args.push('za', k, e.member, scoreArg(e.score), e.cap ?? 0); break;
-          case 'zrem': args.push('zr', k, e.member); break;
-          case 'zremTagged': args.push('zt', k, e.tag); break;
+          case 'zadd': ops.push('za', k, e.member, scoreArg(e.score), e.cap ?? 0); break;
+          case 'zrem': ops.push('zr', k, e.member); break;
+          case 'zremTagged': ops.push('zt', k, e.tag); break;
           case 'zreplace':
-            args.push('zp', k, e.entries.length);
-            for (const entry of e.entries) args.push(entry.member, scoreArg(entry.score));
+            ops.push('zp', k, e.entries.length);
+            for (const entry of e.entries) ops.push(entry.member, scoreArg(entry.score));
             break;
-          case 'sadd': args.push('sa', k, e.member, scoreArg(e.expiresAt ?? Infinity)); break;
-          case 'srem': args.push('sr', k, e.member); break;
+          case 'sadd': ops.push('sa', k, e.member, scoreArg(e.expiresAt ?? Infinity)); break;
+          case 'srem': ops.push('sr', k, e.member); break;
           case 'hset': {
             const fields = Object.entries(e.fields);
-            args.push('hs', k, fields.length);
-            for (const [field, value] of fields) args.push(field, String(value));
+            ops.push('hs', k, fields.length);
+            for (const [field, value] of fields) ops.push(field, String(value));
             break;
           }
-          case 'hincr': args.push('hi', k, e.field, String(e.by)); break;
-          case 'del': args.push('dl', k); break;
+          case 'hincr': ops.push('hi', k, e.field, String(e.by)); break;
+          case 'del': ops.push('dl', k); break;
         }
       }
+      args.push(packEffects(ops));
       try {
         // Arrays, not spread arguments: ioredis flattens them, and a spread of 100k+ arguments overflows the stack.
         await (redis.drApplyBatch as unknown as (...parts: unknown[]) => Promise<number>)(keys.length, keys, args);
