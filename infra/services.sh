@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Real services for tests and development, as local processes on loopback (no Docker here):
-#   bash infra/services.sh start|stop|status|clean [kafka|redis|registry ...]   (default: kafka redis)
+#   bash infra/services.sh start|stop|status|clean [kafka|redis|clickhouse|registry ...]
+#   (default: kafka redis clickhouse)
 #
-#   kafka     Apache Kafka 3.9 in KRaft mode, one combined broker+controller   127.0.0.1:19092
-#   redis     Debian's redis-server, no persistence                             127.0.0.1:16379
+#   kafka       Apache Kafka 3.9 in KRaft mode, one combined broker+controller   127.0.0.1:19092
+#   redis       Debian's redis-server, no persistence                             127.0.0.1:16379
+#   clickhouse  ClickHouse's HTTP interface served by the ClickHouse engine in-process (chDB),
+#               infra/clickhouse-http/ (no ClickHouse server can be installed here)   127.0.0.1:18123
 #   registry  no Confluent-compatible registry can be installed from the registries we reach
 #             (see infra/README.md): asking for it is an error, the default set leaves it out.
 #
@@ -16,6 +19,7 @@ INFRA="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 RUN="$INFRA/.run"
 KAFKA_PORT=19092
 REDIS_PORT=16379
+CLICKHOUSE_PORT=18123
 KAFKA_START_TIMEOUT_S=${KAFKA_START_TIMEOUT_S:-120}
 
 fail() { echo "services.sh: $*" >&2; exit 1; }
@@ -98,6 +102,34 @@ start_redis() {
   say "redis started on 127.0.0.1:$REDIS_PORT (pid $(cat "$RUN/redis.pid"))"
 }
 
+# ----------------------------------------------------------------------------------- clickhouse
+
+CLICKHOUSE_PATTERN='clickhouse-http/server.ts'
+
+start_clickhouse() {
+  if port_answers "$CLICKHOUSE_PORT"; then say "clickhouse already running on 127.0.0.1:$CLICKHOUSE_PORT"; return; fi
+  local root
+  root="$(cd "$INFRA/.." && pwd)"
+  [[ -d "$root/node_modules/chdb" ]] || fail "chdb is not installed (run: npm ci)"
+  mkdir -p "$RUN/clickhouse/data"
+  : >"$RUN/clickhouse.log"
+  (
+    cd "$root"
+    nohup node --import tsx infra/clickhouse-http/server.ts --path "$RUN/clickhouse/data" \
+      --port "$CLICKHOUSE_PORT" --host 127.0.0.1 >>"$RUN/clickhouse.log" 2>&1 </dev/null &
+    echo $! >"$RUN/clickhouse.pid"
+  )
+  # The port opens only once the engine has opened its data directory.
+  local waited=0
+  until grep -q 'listening on' "$RUN/clickhouse.log" && port_answers "$CLICKHOUSE_PORT"; do
+    managed_pid clickhouse "$CLICKHOUSE_PATTERN" >/dev/null \
+      || fail "clickhouse exited while starting: $(tail -n 1 "$RUN/clickhouse.log")"
+    ((waited++ < 120)) || fail "clickhouse did not start within 60s (log: infra/.run/clickhouse.log)"
+    sleep 0.5
+  done
+  say "clickhouse started on 127.0.0.1:$CLICKHOUSE_PORT (pid $(cat "$RUN/clickhouse.pid"), log infra/.run/clickhouse.log)"
+}
+
 # ------------------------------------------------------------------------------------- registry
 
 no_registry() {
@@ -135,9 +167,9 @@ main() {
   local verb="${1:-}"
   [[ $# -gt 0 ]] && shift
   local services=("$@")
-  [[ ${#services[@]} -gt 0 ]] || services=(kafka redis)
+  [[ ${#services[@]} -gt 0 ]] || services=(kafka redis clickhouse)
   for s in "${services[@]}"; do
-    case "$s" in kafka|redis|registry) ;; *) fail "unknown service '$s' (kafka, redis, registry)";; esac
+    case "$s" in kafka|redis|clickhouse|registry) ;; *) fail "unknown service '$s' (kafka, redis, clickhouse, registry)";; esac
   done
   mkdir -p "$RUN"
 
@@ -145,13 +177,14 @@ main() {
   case "$verb" in
     start)
       for s in "${services[@]}"; do
-        case "$s" in kafka) start_kafka;; redis) start_redis;; registry) no_registry;; esac
+        case "$s" in kafka) start_kafka;; redis) start_redis;; clickhouse) start_clickhouse;; registry) no_registry;; esac
       done;;
     stop)
       for s in "${services[@]}"; do
         case "$s" in
           kafka) stop_one kafka "$KAFKA_PATTERN" "$KAFKA_PORT";;
           redis) stop_one redis "$REDIS_PATTERN" "$REDIS_PORT";;
+          clickhouse) stop_one clickhouse "$CLICKHOUSE_PATTERN" "$CLICKHOUSE_PORT";;
           registry) ;;
         esac
       done;;
@@ -160,6 +193,7 @@ main() {
         case "$s" in
           kafka) status_one kafka "$KAFKA_PATTERN" "$KAFKA_PORT" || rc=1;;
           redis) status_one redis "$REDIS_PATTERN" "$REDIS_PORT" || rc=1;;
+          clickhouse) status_one clickhouse "$CLICKHOUSE_PATTERN" "$CLICKHOUSE_PORT" || rc=1;;
           registry) say "registry not available (see infra/README.md)"; rc=1;;
         esac
       done;;
@@ -167,7 +201,7 @@ main() {
       main stop "${services[@]}"
       for s in "${services[@]}"; do rm -rf "${RUN:?}/$s" "$RUN/$s.log" "$RUN/$s-format.log"; done
       say "removed state of: ${services[*]}";;
-    *) fail "usage: bash infra/services.sh start|stop|status|clean [kafka|redis|registry ...]";;
+    *) fail "usage: bash infra/services.sh start|stop|status|clean [kafka|redis|clickhouse|registry ...]";;
   esac
   return "$rc"
 }

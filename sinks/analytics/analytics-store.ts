@@ -14,7 +14,7 @@
 // resume point stays exact.
 import fs from 'node:fs';
 import path from 'node:path';
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { Effect } from '../../processors/effects.ts';
 import type { Sink } from '../../processors/runtime.ts';
 import type { TopicPartitionOffset } from '../../topics/types.ts';
@@ -94,7 +94,9 @@ function checkRow(effect: RowEffect, processor: string): EventsRow {
 async function connect(options: AnalyticsStoreOptions): Promise<{ writer: ClickHouseClient; reader: ClickHouseClient; kind: 'chdb' | 'clickhouse' }> {
   if (options.url) {
     const where = redactUrl(options.url);
-    const writer = createClient({ url: options.url, request_timeout: 60_000 });
+    // Every failed request surfaces as an error to the caller (the runtime counts and retries it);
+    // the client's own log would print each retry of an outage again, with a stack.
+    const writer = createClient({ url: options.url, request_timeout: 60_000, log: { level: ClickHouseLogLevel.OFF } });
     const ping = await writer.ping();
     if (!ping.success) {
       await writer.close();

@@ -30,6 +30,8 @@ export interface TestPlatformOptions {
   topology?: Partial<TopologyOptions>;
   startProcessors?: boolean;
   registryUrl?: string;
+  /** Analytics on a ClickHouse server over HTTP (as CLICKHOUSE_URL) instead of chDB in `dataDir`. */
+  clickhouseUrl?: string;
 }
 
 export interface TestPlatform {
@@ -66,7 +68,7 @@ export async function startTestPlatform(options: TestPlatformOptions): Promise<T
   const views = kafka
     ? await createRedisViewStore({ url: SERVICES.redis, namespace })
     : await createEmbeddedViewStore({ dataDir: options.dataDir });
-  const analytics = await createAnalyticsStore({ dataDir: options.dataDir });
+  const analytics = await createAnalyticsStore({ url: options.clickhouseUrl, dataDir: options.dataDir });
   const codec = await createRecordCodec({ serde, registry, internalTopics: topology.internalTopics.map((t) => t.name) });
   const generation = await views.currentGeneration();
 
