@@ -117,6 +117,8 @@ const WAIT = Symbol('wait');
 const MAX_QUEUED_RECORDS = 5_000;
 /** ...for at most this long, then the task goes on with what it has (Kafka Streams' max.task.idle.ms). */
 const TASK_IDLE_MS = 500;
+/** Longest wait between two tries of a batch its sink refused. */
+const MAX_SINK_BACKOFF_MS = 5_000;
 
 function emptyBatch(): PendingBatch {
   return { effects: [], offsets: new Map(), repartition: new Map(), deadLetters: [], records: 0, events: 0, startedAt: 0 };
@@ -153,6 +155,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
 
   let pending = emptyBatch();
   let flushing: Promise<void> = Promise.resolve();
+  let flushesQueued = 0;
   let stopped = false;
   let consumer: Consumer | undefined;
 
@@ -426,7 +429,9 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
   }
 
   function flush(): Promise<void> {
+    flushesQueued++;
     flushing = flushing.then(async () => {
+      flushesQueued--;
       if (pending.records === 0) return;
       const batch = pending;
       pending = emptyBatch();
@@ -452,7 +457,8 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
           observer?.onSinkError?.(processor.name, error as Error, attempt);
           if (stopped && attempt > 3) throw error;
           // Backoff keeps retrying the same batch: consumption waits behind it, so memory stays bounded.
-          await new Promise((r) => setTimeout(r, Math.min(30_000, 100 * 2 ** Math.min(attempt, 9))));
+          // Capped low: once the sink is back, the next try should come within seconds.
+          await new Promise((r) => setTimeout(r, Math.min(MAX_SINK_BACKOFF_MS, 100 * 2 ** Math.min(attempt, 9))));
         }
       }
       consumer?.commit(offsets).catch((e) => log(`${processor.name}: commit failed: ${(e as Error).message}`));
@@ -461,7 +467,8 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
   }
 
   const timer = setInterval(() => {
-    if (pending.records > 0 && Date.now() - pending.startedAt >= lingerMs) void flush();
+    // A flush already queued (e.g. a batch retrying against a sink that is down) will take these too.
+    if (flushesQueued === 0 && pending.records > 0 && Date.now() - pending.startedAt >= lingerMs) void flush();
   }, Math.max(5, Math.floor(lingerMs / 2)));
   timer.unref?.();
 
