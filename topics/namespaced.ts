@@ -19,9 +19,12 @@ export function namespacedBackend(inner: TopicBackend, namespace: string): Topic
       const c = inner.consumer({ ...options, groupId: group(options.groupId), topics: options.topics.map(out) });
       return {
         run: (run) => c.run({
-          eachBatch: (batch) => run.eachBatch({
-            ...batch, topic: back(batch.topic), records: batch.records.map((r) => ({ ...r, topic: back(r.topic) })),
-          }),
+          eachBatch: (batch) => {
+            // The records are this delivery's own objects: renamed in place, not copied (hot path).
+            const topic = back(batch.topic);
+            for (const record of batch.records) record.topic = topic;
+            return run.eachBatch({ ...batch, topic });
+          },
           onAssigned: run.onAssigned
             ? async (tps) => {
               const offsets = await run.onAssigned!(backAll(tps));
