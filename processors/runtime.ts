@@ -138,7 +138,9 @@ export interface ProcessorDefinition<S> {
 export async function startProcessor<S>(def: ProcessorDefinition<S>, options: RuntimeOptions): Promise<RunningProcessor> {
   const { processor, sink } = def;
   const { backend, codec, observer } = options;
-  const maxBatchEffects = options.maxBatchEffects ?? 20_000;
+  // Large batches coalesce writes to the same keys (a feed touched by many posts is rewritten once):
+  // on the pipeline benchmark 50k instead of 20k cut process CPU per event by ~28%.
+  const maxBatchEffects = options.maxBatchEffects ?? 50_000;
   const lingerMs = options.lingerMs ?? 20;
   const log = options.log ?? (() => {});
 
