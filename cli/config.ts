@@ -51,6 +51,8 @@ export interface Config {
   botFollowsPerHour: number;
   /** Worker threads for the view processors on the embedded log (1 = all on the main thread). */
   workers: number;
+  /** Kafka: a produce not acknowledged within this fails, and ingest answers 503 + Retry-After. */
+  produceTimeoutMs: number;
   /** How often a running platform checks the generation pointer and its stored offsets (replay, recovery). */
   replayPollMs: number;
 }
@@ -84,6 +86,7 @@ export function loadConfig(): Config {
     botFollowsPerHour: int('DARKROOM_BOT_FOLLOWS_PER_HOUR', 1_000, 1),
     workers: int('DARKROOM_WORKERS', 1, 1),
     replayPollMs: int('DARKROOM_REPLAY_POLL_MS', 1_000, 50),
+    produceTimeoutMs: int('DARKROOM_PRODUCE_TIMEOUT_MS', 10_000, 100),
   };
 }
 

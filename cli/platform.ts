@@ -54,7 +54,7 @@ async function withTimeout<T>(what: string, ms: number, work: Promise<T>): Promi
 export async function openBackbone(config: Config, extraTopics: TopicSpec[] = []): Promise<Backbone> {
   const where = config.kafkaBrokers ? `Kafka at ${config.kafkaBrokers.join(',')}` : `the embedded log in ${config.dataDir}`;
   const backend = await withTimeout(`cannot reach ${where}`, 30_000, (async () => {
-    const backend = await createTopicBackend({ kafkaBrokers: config.kafkaBrokers, kafkaSsl: config.kafkaSsl, kafkaSasl: config.kafkaSasl, dataDir: config.dataDir });
+    const backend = await createTopicBackend({ kafkaBrokers: config.kafkaBrokers, kafkaSsl: config.kafkaSsl, kafkaSasl: config.kafkaSasl, dataDir: config.dataDir, produceTimeoutMs: config.produceTimeoutMs });
     await backend.ensureTopics([...topicCatalog(config.partitions, { ms: config.logRetentionMs, bytes: config.logRetentionBytes }), ...extraTopics]);
     return backend;
   })()).catch((error: Error) => {

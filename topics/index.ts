@@ -16,12 +16,14 @@ export interface TopicBackendOptions {
   kafkaSasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
   /** Where background errors go (consumer retries, broker trouble), one line each. */
   log?: (line: string) => void;
+  /** Kafka: how long a produce may take before it fails (DARKROOM_PRODUCE_TIMEOUT_MS). */
+  produceTimeoutMs?: number;
 }
 
 export async function createTopicBackend(options: TopicBackendOptions): Promise<TopicBackend> {
   if (options.kafkaBrokers && options.kafkaBrokers.length > 0) {
     const { createKafkaBackend } = await import('./kafka/index.ts');
-    return createKafkaBackend({ brokers: options.kafkaBrokers, log: options.log, ssl: options.kafkaSsl, sasl: options.kafkaSasl });
+    return createKafkaBackend({ brokers: options.kafkaBrokers, log: options.log, ssl: options.kafkaSsl, sasl: options.kafkaSasl, produceTimeoutMs: options.produceTimeoutMs });
   }
   return createEmbeddedBackend({ dataDir: options.dataDir, retentionCheckMs: options.retentionCheckMs, onError: options.log });
 }

@@ -21,6 +21,8 @@ export interface KafkaBackendOptions {
   /** Where errors from kafkajs and from failing handlers go, one line each. Default: stderr. */
   log?: (line: string) => void;
   consumer?: Partial<KafkaConsumerTuning>;
+  /** How long a produce may take before it fails (ms); see producer.ts. */
+  produceTimeoutMs?: number;
 }
 
 export function createKafkaBackend(options: KafkaBackendOptions): TopicBackend {
@@ -29,7 +31,7 @@ export function createKafkaBackend(options: KafkaBackendOptions): TopicBackend {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const kafka = createKafkaClient({ ...options, brokers, log });
   const admin = new KafkaTopicAdmin(kafka, brokers);
-  const producer = new KafkaRecordProducer(kafka, admin, brokers);
+  const producer = new KafkaRecordProducer(kafka, admin, brokers, options.produceTimeoutMs);
   const consumers = new Set<KafkaGroupConsumer>();
   const tuning = { ...DEFAULT_CONSUMER_TUNING, ...options.consumer };
   let closed = false;

@@ -2,11 +2,21 @@
 // partition chosen by the shared partitioner, so a key lands in the same partition whichever backend
 // wrote it. Sends are serialized: kafkajs' idempotent producer can assign out-of-order sequence
 // numbers when sends to one partition overlap (kafkajs issue 598), and callers batch anyway.
+//
+// A send has a deadline. kafkajs retries an idempotent producer's send without end by default, so with
+// the broker away a request would hang for minutes and every later send would queue behind it. Here a
+// send gives up after `timeoutMs` (kafkajs' own retries are bounded below that), and a producer whose
+// send failed is retired: its successor starts with a new producer id, so a batch the broker may have
+// written without the ack reaching us can never make the broker drop a later batch as a "duplicate" of
+// the same sequence number (the reason kafkajs warns that bounded retries invalidate exactly-once).
 import type { Kafka, Message, Producer } from 'kafkajs';
 import { partitionFor } from '../partitioner.ts';
 import type { ProduceRecord, TopicPartitionOffset } from '../types.ts';
 import type { KafkaTopicAdmin } from './admin.ts';
 import { KafkaBackendError, translateKafkaError } from './errors.ts';
+
+/** How long a send may take before the caller is told it failed (DARKROOM_PRODUCE_TIMEOUT_MS). */
+export const DEFAULT_PRODUCE_TIMEOUT_MS = 10_000;
 
 export class KafkaRecordProducer {
   private producer: Producer | undefined;
@@ -15,15 +25,23 @@ export class KafkaRecordProducer {
   /** Keyless records without a partition go round-robin, per topic. */
   private readonly nextKeyless = new Map<string, number>();
 
-  constructor(private readonly kafka: Kafka, private readonly admin: KafkaTopicAdmin, private readonly brokers: string[]) {}
+  constructor(
+    private readonly kafka: Kafka, private readonly admin: KafkaTopicAdmin, private readonly brokers: string[],
+    private readonly timeoutMs = DEFAULT_PRODUCE_TIMEOUT_MS,
+  ) {}
 
   private connected(): Promise<Producer> {
     this.connecting ??= (async () => {
-      const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+      const producer = this.kafka.producer({
+        idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false,
+        // Bounded, so a failed send ends inside kafkajs too instead of writing on after we gave up.
+        retry: { retries: 3, initialRetryTime: 200, maxRetryTime: Math.max(500, Math.floor(this.timeoutMs / 4)) },
+      });
       try {
         await producer.connect();
       } catch (error) {
         this.connecting = undefined;
+        void producer.disconnect().catch(() => {});
         throw translateKafkaError(error, this.brokers, 'connect producer');
       }
       return (this.producer = producer);
@@ -31,14 +49,42 @@ export class KafkaRecordProducer {
     return this.connecting;
   }
 
-  /** Resolves when every record is acknowledged by all in-sync replicas; one offset per record, in order. */
-  produce(topic: string, records: ProduceRecord[]): Promise<TopicPartitionOffset[]> {
-    const result = this.queue.then(() => this.send(topic, records));
-    this.queue = result.catch(() => undefined);
-    return result;
+  /** A producer whose send failed is not used again (see the top of this file). */
+  private retire(producer: Producer | undefined): void {
+    if (!producer || this.producer !== producer) return;
+    this.producer = undefined;
+    this.connecting = undefined;
+    void producer.disconnect().catch(() => {});
   }
 
-  private async send(topic: string, records: ProduceRecord[]): Promise<TopicPartitionOffset[]> {
+  /**
+   * Resolves when every record is acknowledged by all in-sync replicas; one offset per record, in
+   * order. Rejects within `timeoutMs` of the call (time spent queued behind earlier sends included)
+   * when that cannot be done: broker away, no leader.
+   */
+  produce(topic: string, records: ProduceRecord[]): Promise<TopicPartitionOffset[]> {
+    let expired = false;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        expired = true;
+        reject(new KafkaBackendError(
+          `Kafka did not acknowledge the records for "${topic}" within ${this.timeoutMs} ms (broker unreachable or without a leader)`));
+      }, this.timeoutMs);
+    });
+    const used: { producer?: Producer } = {};
+    // A send whose caller was already told it failed is never started: its records must not land.
+    const work = this.queue.then(() => (expired ? undefined : this.send(topic, records, used, () => expired)));
+    this.queue = work.catch(() => undefined);
+    return Promise.race([work as Promise<TopicPartitionOffset[]>, deadline])
+      .catch((error: unknown) => {
+        this.retire(used.producer);
+        throw error;
+      })
+      .finally(() => clearTimeout(timer));
+  }
+
+  private async send(topic: string, records: ProduceRecord[], used: { producer?: Producer }, expired: () => boolean): Promise<TopicPartitionOffset[]> {
     if (records.length === 0) return [];
     const partitions = await this.admin.partitionCount(topic);
     const now = Date.now();
@@ -50,10 +96,13 @@ export class KafkaRecordProducer {
       timestamp: String(record.timestamp ?? now),
     }));
 
-    const producer = await this.connected();
+    const producer = (used.producer = await this.connected());
+    // Connecting may have outlived the deadline (the broker came back meanwhile): the caller was told
+    // these records failed, so they are not sent now.
+    if (expired()) throw new KafkaBackendError(`Kafka produce to "${topic}" abandoned after its deadline`);
     let metadata;
     try {
-      metadata = await producer.send({ topic, messages, acks: -1 });
+      metadata = await producer.send({ topic, messages, acks: -1, timeout: this.timeoutMs });
     } catch (error) {
       throw translateKafkaError(error, this.brokers, `produce to "${topic}"`);
     }
