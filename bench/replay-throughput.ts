@@ -1,21 +1,32 @@
 // Replay benchmark: how fast a replay rebuilds every view, and what serving sees during the switch.
 //
 //   npx tsx bench/replay-throughput.ts [--mode embedded|kafka-redis] [--events N] [--users U]
-//       [--workers W] [--partitions P] [--read-concurrency C]
+//       [--workers W] [--partitions P] [--read-concurrency C] [--max-batch-effects N] [--linger-ms MS]
+//       [--cpu-profile FILE] [--snapshot]
 //
-// 1. The topics are filled with the simulator's world and N stream events; the live view processors
-//    (processors/replay.ts startLiveViews, as in `darkroom start`) build generation g1 until lag 0.
-// 2. `replay all` rebuilds g2 from offset 0 while readers keep reading feeds and post stats of the
-//    current generation (the read API's store calls) as fast as they can. Reported: source events
-//    replayed per second (N + world over the rebuild's wall time until caught up), records/s (every
-//    processor's input records), and read latency p50/p99/max plus failed or empty reads, overall and
-//    in the switch window (from the rebuild catching up to the old generation dropped).
-// Analytics is not part of a replay (rows are facts), so it does not run here.
+// 1. Fill: the simulator's world and N stream events are encoded here (serde.encodeSync) and
+//    produced straight to the backend in large per-topic batches, several in flight: the bench
+//    measures replay, not ingest (bench/http-ingest.ts does). Generating, encoding and producing are
+//    timed apart.
+// 2. First build: the live view processors (processors/replay.ts startLiveViews, as in `darkroom
+//    start`) build generation g1 from offset 0 until lag 0. That is a rebuild too, without readers
+//    and without a live pipeline beside it; its rate is reported as well.
+// 3. Replay: `replay all` rebuilds g2 from offset 0 while readers keep reading feeds and post stats
+//    of the current generation (the read API's store calls), paced at ~1k reads/s per reader.
+//    Reported: source events replayed per second (N + world over the rebuild's wall time until caught
+//    up), processor input records/s, which processor was last to catch up, read latency p50/p99/max
+//    and failed or empty reads, overall and in the switch window (caught-up → old generation dropped).
+// 4. With --snapshot: `snapshot create` of the new generation (a copy inside the store) and a replay
+//    from that snapshot, timed.
+// --max-batch-effects / --linger-ms override the rebuild's batching (processors/replay.ts
+// REBUILD_BATCHING); the first build keeps the runtime defaults. Analytics is not part of a replay (rows are facts), so it does not run here.
+import fs from 'node:fs';
 import { parseArgs } from 'node:util';
+import { Session } from 'node:inspector/promises';
 import { createSimulation } from '../simulator/index.ts';
-import type { DarkroomEvent } from '../schemas/events.ts';
+import type { ProduceRecord } from '../topics/types.ts';
 import { startPipeline } from '../processors/pipeline.ts';
-import { startLiveViews, type StartViews } from '../processors/replay.ts';
+import { REBUILD_BATCHING, startLiveViews, type StartViews } from '../processors/replay.ts';
 import { viewSink } from '../sinks/view-store.ts';
 import { pipelineStatus } from '../serving/status.ts';
 import { feedKey } from '../processors/feed-fanout/keys.ts';
@@ -30,54 +41,125 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1' },
     partitions: { type: 'string', default: '8' },
     'read-concurrency': { type: 'string', default: '2' },
+    'max-batch-effects': { type: 'string' },
+    'linger-ms': { type: 'string' },
+    'cpu-profile': { type: 'string' },
+    /** After the replay, also time `snapshot create` of the new generation and a replay from it. */
+    snapshot: { type: 'boolean', default: false },
     brokers: { type: 'string', default: '127.0.0.1:19092' },
     redis: { type: 'string', default: 'redis://127.0.0.1:16379' },
   },
 });
 const mode = values.mode as BenchMode;
+if (mode !== 'embedded' && mode !== 'kafka-redis') {
+  console.error(`--mode must be embedded or kafka-redis, got ${values.mode}`);
+  process.exit(2);
+}
 const events = Number(values.events);
 const users = Number(values.users);
+const workers = Number(values.workers);
+const partitions = Number(values.partitions);
+const tuning = {
+  maxBatchEffects: values['max-batch-effects'] === undefined ? undefined : Number(values['max-batch-effects']),
+  lingerMs: values['linger-ms'] === undefined ? undefined : Number(values['linger-ms']),
+};
+for (const [name, v] of Object.entries({ events, users, workers, partitions, ...tuning })) {
+  if (v !== undefined && (!Number.isFinite(v) || v < 0)) {
+    console.error(`--${name} must be a non-negative number, got ${v}`);
+    process.exit(2);
+  }
+}
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const seconds = (ms: number) => (ms / 1000).toFixed(1);
 
-const platform = await openBenchPlatform({
-  mode, partitions: Number(values.partitions), workers: Number(values.workers), kafkaBrokers: values.brokers!, redisUrl: values.redis!,
-});
-const { backend, codec, views, topology, dataDir } = platform;
-const startViews: StartViews = (generation, groupPrefix, only) => startPipeline({
-  backend, codec, topology, groupPrefix, only, sinkFor: (name) => viewSink(views, generation, name),
-  workers: Number(values.workers),
-  workerSetup: { dataDir, topology: { partitions: Number(values.partitions), celebrityFollowers: 100_000, feedLength: 800, trendingHalfLifeMinutes: 60 }, generation, groupPrefix },
-});
+const platform = await openBenchPlatform({ mode, partitions, workers, kafkaBrokers: values.brokers!, redisUrl: values.redis! });
+const { backend, codec, views, topology, dataDir, serde } = platform;
+/**
+ * As in `darkroom start`: rebuilds get the batching replay asks for (REBUILD_BATCHING), overridden by
+ * --max-batch-effects / --linger-ms; the first build (groups "darkroom") keeps the runtime defaults.
+ */
+const defined = Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined));
+const startViews: StartViews = (generation, groupPrefix, only, asked) => {
+  const batching = groupPrefix !== 'darkroom' ? { ...asked, ...defined } : {};
+  return startPipeline({
+    backend, codec, topology, groupPrefix, only, sinkFor: (name) => viewSink(views, generation, name),
+    workers, ...batching,
+    workerSetup: { dataDir, topology: { partitions, celebrityFollowers: 100_000, feedLength: 800, trendingHalfLifeMinutes: 60 }, generation, groupPrefix, ...batching },
+  });
+};
 
 try {
-  console.log(`replay bench: ${mode}, ${fmt(events)} events, ${fmt(users)} users, ${values.workers} worker(s), ${values.partitions} partitions`);
+  console.log(`replay bench: ${mode}, ${fmt(events)} events, ${fmt(users)} users, ${workers} worker(s), ${partitions} partitions, rebuild batches ${tuning.maxBatchEffects ?? `replay's (${REBUILD_BATCHING[mode === 'embedded' ? 'embedded' : 'redis'].maxBatchEffects ?? 'runtime default'})`} effects / linger ${tuning.lingerMs ?? 'runtime default'} ms`);
+
+  // 1. Fill the topics. Encoding is synchronous once the serde is warm; each topic gets one produce
+  //    of a whole chunk. The embedded log takes up to 4 chunks in flight; the Kafka backend sends one
+  //    at a time anyway (idempotent producer) and gives each send a deadline that counts time queued,
+  //    so there a chunk is smaller and waits for the previous one.
+  const timing = { generate: 0, encode: 0, produce: 0 };
+  const started = performance.now();
   const simulation = createSimulation({ users, seed: 1, startTs: Date.now() - 3_600_000, rate: 5_000 });
   let produced = 0;
-  const started = Date.now();
-  const world = [...simulation.bootstrap()];
-  for (let i = 0; i < world.length; i += 10_000) await platform.producer.send(world.slice(i, i + 10_000));
-  produced += world.length;
-  let pending: Promise<unknown>[] = [];
-  for (let sent = 0; sent < events; sent += 10_000) {
-    const batch: DarkroomEvent[] = simulation.next(Math.min(10_000, events - sent));
-    pending.push(platform.producer.send(batch));
+  let inFlight: Promise<unknown>[] = [];
+  const send = async (batch: ReturnType<typeof simulation.next>) => {
+    let t = performance.now();
+    const byTopic = new Map<string, ProduceRecord[]>();
+    for (const event of batch) {
+      const { topic, key, value } = serde.encodeSync(event);
+      let list = byTopic.get(topic);
+      if (!list) byTopic.set(topic, (list = []));
+      list.push({ key, value, timestamp: event.ts });
+    }
+    timing.encode += performance.now() - t;
+    for (const [topic, records] of byTopic) inFlight.push(backend.produce(topic, records));
     produced += batch.length;
-    if (pending.length >= 4) { await Promise.all(pending); pending = []; }
-    if (sent % 1_000_000 === 0 && sent) console.log(`  produced ${fmt(sent)} events (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+    if (inFlight.length >= (mode === 'embedded' ? 4 : 1) * byTopic.size) {
+      t = performance.now();
+      await Promise.all(inFlight);
+      inFlight = [];
+      timing.produce += performance.now() - t;
+    }
+  };
+  let t = performance.now();
+  const world = [...simulation.bootstrap()];
+  timing.generate += performance.now() - t;
+  const chunk = mode === 'embedded' ? 50_000 : 20_000;
+  for (let i = 0; i < world.length; i += chunk) await send(world.slice(i, i + chunk));
+  let nextReport = 1_000_000;
+  for (let sent = 0; sent < events; sent += chunk) {
+    t = performance.now();
+    const batch = simulation.next(Math.min(chunk, events - sent));
+    timing.generate += performance.now() - t;
+    await send(batch);
+    if (sent + batch.length >= nextReport) {
+      nextReport += 1_000_000;
+      console.log(`  produced ${fmt(sent + batch.length)} events (${seconds(performance.now() - started)} s)`);
+    }
   }
-  await Promise.all(pending);
-  console.log(`  produced ${fmt(produced)} source events (world ${fmt(world.length)}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  t = performance.now();
+  await Promise.all(inFlight);
+  timing.produce += performance.now() - t;
+  const fillMs = performance.now() - started;
+  console.log(`  filled ${fmt(produced)} source events (world ${fmt(world.length)}) in ${seconds(fillMs)} s = ${fmt(produced / (fillMs / 1000))} events/s: `
+    + `generating ${seconds(timing.generate)} s, encoding ${seconds(timing.encode)} s, waiting for produce acks ${seconds(timing.produce)} s`);
 
+  // 2. First build of g1 by the live view processors.
   const live = await startLiveViews({ views, backend, topology, startViews, pollMs: 500, log: (l) => console.log(`  [views] ${l}`) });
   const liveStarted = Date.now();
+  let reported = Date.now();
   for (;;) {
-    const lag = (await pipelineStatus(backend, live.processors())).lag;
-    if (lag === 0) break;
+    const status = await pipelineStatus(backend, live.processors());
+    if (status.lag === 0) break;
+    if (Date.now() - reported > 30_000) {
+      reported = Date.now();
+      const behind = Object.entries(status.processors).filter(([, p]) => p.lag > 0).map(([name, p]) => `${name} ${fmt(p.lag)}`).join(', ');
+      console.log(`  first build: ${seconds(Date.now() - liveStarted)} s, records behind: ${behind}`);
+    }
     await sleep(1000);
   }
-  console.log(`  live pipeline built g1 in ${((Date.now() - liveStarted) / 1000).toFixed(1)} s (${fmt(produced / ((Date.now() - liveStarted) / 1000))} source events/s)`);
+  const firstBuildS = (Date.now() - liveStarted) / 1000;
+  console.log(`  first build of g1 (live processors, runtime defaults, no readers): ${firstBuildS.toFixed(1)} s = ${fmt(produced / firstBuildS)} source events/s`);
 
-  // Readers: a page of feeds and post stats, like the read API does per request.
+  // 3. Readers: a page of feeds and post stats, like the read API does per request.
   const latencies: Array<{ at: number; ms: number }> = [];
   let failed = 0;
   let empty = 0;
@@ -85,7 +167,7 @@ try {
   const readers = Array.from({ length: Number(values['read-concurrency']) }, async (_, r) => {
     let i = r;
     while (reading) {
-      const t = performance.now();
+      const started = performance.now();
       try {
         const generation = await views.currentGeneration();
         const user = `u${1 + (i++ * 7919) % Math.min(users, 5_000)}`;
@@ -95,7 +177,7 @@ try {
       } catch {
         failed++;
       }
-      latencies.push({ at: Date.now(), ms: performance.now() - t });
+      latencies.push({ at: Date.now(), ms: performance.now() - started });
       // Paced (about 1k reads/s per reader): serving shares the process with the rebuild, as in `npm start`.
       await sleep(1);
     }
@@ -105,22 +187,49 @@ try {
   const emptyBefore = empty;
   const readsBefore = latencies.length;
 
+  const profiler = values['cpu-profile'] ? new Session() : undefined;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
   const progress = await live.replay({ processors: 'all' });
   let printed = 0;
   let caughtUpAt = 0;
+  const lastBehind = new Map<string, number>();
   while (progress.phase === 'replaying' || progress.phase === 'switching') {
     if (progress.phase === 'switching' && !caughtUpAt) caughtUpAt = Date.now();
-    if (Date.now() - printed > 5000 && progress.total > 0) {
+    for (const [name, lag] of Object.entries(progress.lagByProcessor)) if (lag > 0) lastBehind.set(name, Date.now());
+    if (Date.now() - printed > 10_000 && progress.total > 0) {
       printed = Date.now();
-      console.log(`  replay ${progress.generation}: ${fmt(progress.replayed)} / ${fmt(progress.total)} records, ${fmt(progress.eventsPerSecond)} records/s, ~${progress.secondsLeft ?? '?'} s left`);
+      const behind = Object.entries(progress.lagByProcessor).filter(([, lag]) => lag > 0).map(([name, lag]) => `${name} ${fmt(lag)}`).join(', ');
+      console.log(`  replay ${progress.generation}: ${fmt(progress.replayed)} / ${fmt(progress.total)} records, ${fmt(progress.eventsPerSecond)} records/s, ~${progress.secondsLeft ?? '?'} s left (behind: ${behind || 'none'})`);
     }
     await sleep(50);
   }
   await live.settled();
+  if (profiler) {
+    const { profile } = await profiler.post('Profiler.stop');
+    fs.writeFileSync(values['cpu-profile']!, JSON.stringify(profile));
+    profiler.disconnect();
+    console.log(`  CPU profile of the replay written to ${values['cpu-profile']}`);
+  }
   const switchedAt = progress.finishedAt ?? Date.now();
   await sleep(1000);
   reading = false;
   await Promise.all(readers);
+  let snapshotLine = '';
+  if (values.snapshot && progress.phase === 'done') {
+    // Copying a whole generation, then a replay from that snapshot (nothing after it to process: the
+    // copy into the new generation, the restore of stateful processors, the switch).
+    let t0 = Date.now();
+    const snap = await live.snapshot();
+    const copyS = (Date.now() - t0) / 1000;
+    t0 = Date.now();
+    const fromSnapshot = await live.replay({ processors: 'all', fromSnapshot: snap.generation });
+    await live.settled();
+    snapshotLine = `RESULT snapshot: create copied ${fmt(snap.views)} views in ${copyS.toFixed(1)} s; replay from it ${fromSnapshot.phase} in ${((Date.now() - t0) / 1000).toFixed(1)} s (${fmt(fromSnapshot.replayed)} records after the snapshot)`;
+  }
   await live.stop();
 
   if (progress.phase !== 'done') throw new Error(`replay failed: ${progress.error}`);
@@ -128,11 +237,15 @@ try {
   const all = latencies.map((l) => l.ms).sort((a, b) => a - b);
   const window = latencies.filter((l) => l.at >= (caughtUpAt || switchedAt) - 500 && l.at <= switchedAt + 500).map((l) => l.ms).sort((a, b) => a - b);
   const emptyRate = (empty - emptyBefore) / Math.max(1, latencies.length - readsBefore);
+  const last = [...lastBehind].sort((a, b) => b[1] - a[1]).map(([name, at]) => `${name} ${((at - progress.startedAt) / 1000).toFixed(0)} s`).join(', ');
   console.log('');
-  console.log(`RESULT replay ${mode}: ${fmt(produced)} source events rebuilt in ${rebuildS.toFixed(1)} s = ${fmt(produced / rebuildS)} source events/s (${fmt(progress.replayed / rebuildS)} processor input records/s)`);
+  console.log(`RESULT fill: ${fmt(produced)} source events in ${seconds(fillMs)} s (generate ${seconds(timing.generate)} s, encode ${seconds(timing.encode)} s, produce acks ${seconds(timing.produce)} s); first build of g1 ${firstBuildS.toFixed(1)} s = ${fmt(produced / firstBuildS)} source events/s`);
+  console.log(`RESULT replay ${mode}: ${fmt(produced)} source events rebuilt in ${rebuildS.toFixed(1)} s = ${fmt(produced / rebuildS)} source events/s (${fmt(progress.replayed / rebuildS)} processor input records/s); processors caught up last: ${last}`);
   console.log(`RESULT switch: ${((switchedAt - (caughtUpAt || switchedAt)) / 1000).toFixed(2)} s from caught-up to old generation dropped; serving unavailable: ${failed === 0 ? 'never' : `${failed} failed reads`}`);
   console.log(`RESULT reads: ${fmt(all.length)} during the run, p50 ${percentile(all, 50).toFixed(2)} ms, p99 ${percentile(all, 99).toFixed(2)} ms, max ${all.at(-1)!.toFixed(2)} ms; `
     + `in the switch window ${fmt(window.length)} reads, p99 ${percentile(window, 99).toFixed(2)} ms, max ${(window.at(-1) ?? NaN).toFixed(2)} ms; empty feeds ${(100 * emptyRate).toFixed(1)}% (before replay ${(100 * emptyBefore / Math.max(1, readsBefore)).toFixed(1)}%)`);
+  if (snapshotLine) console.log(snapshotLine);
+  console.log(`RESULT total wall time ${seconds(performance.now() - started)} s`);
 } finally {
   await platform.close();
 }

@@ -63,7 +63,21 @@ program.command('replay')
   .description('rebuild views from offset 0 into a new generation, switch serving to it once caught up, drop the old one')
   .option('--processor <name>', 'a view processor (or several, comma-separated), or all', 'all')
   .option('--keep-old', 'keep the old generation after the switch (e.g. for darkroom verify)')
+  .option('--from-snapshot <name>', 'start from a snapshot\'s views and offsets instead of offset 0 (when retention removed older records)')
   .action(async (options) => (await import('./commands/replay.ts')).replay(options));
+
+const snapshot = program.command('snapshot').description('snapshots of the views: where a replay starts when retention removed older records');
+snapshot.command('create')
+  .description('copy the current generation (views and the offsets they hold) into a snapshot')
+  .option('--name <name>', 'snapshot name (default snap-<UTC time>)')
+  .action(async (options) => (await import('./commands/snapshot.ts')).snapshotCreate(options));
+snapshot.command('list')
+  .description('snapshots, the input records they cover, and whether a replay can start from them')
+  .action(async () => (await import('./commands/snapshot.ts')).snapshotList());
+snapshot.command('drop')
+  .description('delete a snapshot')
+  .argument('<name>', 'the snapshot')
+  .action(async (name) => (await import('./commands/snapshot.ts')).snapshotDrop(name));
 
 program.command('verify')
   .description('compare two generations view by view, or one with a fresh rebuild; exit 0 when identical')

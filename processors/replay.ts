@@ -17,10 +17,9 @@
 // - Analytics rows are facts, not derived views, and are deduplicated by (topic, partition, offset):
 //   replay leaves the analytics tables and the analytics processor untouched.
 import type { TopicBackend, TopicPartitionOffset } from '../topics/types.ts';
-import type { Effect } from './effects.ts';
 import type { Pipeline, ProcessorView } from './pipeline.ts';
 import type { Topology } from './topology.ts';
-import type { ViewEntry, ViewStore } from '../sinks/view-store.ts';
+import { checkGeneration, type ViewEntry, type ViewStore } from '../sinks/view-store.ts';
 import { pipelineStatus } from '../serving/status.ts';
 import { blockedByKey, blocksKey, celebritiesFollowedKey, feedKey, followingKey, postKey, profileKey, timelineKey } from './feed-fanout/keys.ts';
 import { statsKey } from './engagement-counters/keys.ts';
@@ -45,8 +44,29 @@ export const VIEW_OWNERS: Record<string, string[]> = {
 /** A replay that must not run; the message is for the person who asked. */
 export class ReplayRefused extends Error {}
 
-/** Starts view processors writing `generation` (the composition root knows workers, codec, sinks). */
-export type StartViews = (generation: string, groupPrefix: string, only: string[]) => Promise<Pipeline>;
+/** Runtime batching for a pipeline (processors/runtime.ts defaults when absent). */
+export interface Batching { maxBatchEffects?: number; lingerMs?: number }
+
+/**
+ * Starts view processors writing `generation` (the composition root knows workers, codec, sinks).
+ * Rebuilds pass `batching`: they start far behind, so larger batches pay (see REBUILD_BATCHING).
+ */
+export type StartViews = (generation: string, groupPrefix: string, only: string[], batching?: Batching) => Promise<Pipeline>;
+
+/**
+ * Batching of a rebuild on the embedded store. A rebuild has millions of records waiting, so it is
+ * throughput-bound: with larger batches a feed touched by many posts of one batch is decoded and
+ * written once instead of once per small batch (bench/replay-throughput.ts: ~+18% source events/s
+ * with 100k effects against the runtime's 20k, 1.25M source events). The linger stays the runtime's:
+ * while catching up batches fill by size anyway, and the rebuilt pipeline goes on as the live one
+ * after the switch, where the linger is the event-to-view latency. On Redis a
+ * batch is one Lua script that blocks every reader while it runs, so rebuilds there keep the runtime's
+ * batches, which bound the read latency of serving during a replay.
+ */
+export const REBUILD_BATCHING: Record<ViewStore['kind'], Batching> = {
+  embedded: { maxBatchEffects: 100_000 },
+  redis: {},
+};
 
 export type ReplayPhase = 'replaying' | 'switching' | 'done' | 'failed';
 
@@ -55,12 +75,16 @@ export interface ReplayProgress {
   from: string;
   processors: string[];
   reason: 'requested' | 'recovery';
+  /** The snapshot the rebuild started from (views and offsets copied), absent for a rebuild from offset 0. */
+  snapshot?: string;
   phase: ReplayPhase;
   /** Input records the rebuild has applied, summed over its processors (a topic read by 3 counts 3 times). */
   replayed: number;
   /** Records on those inputs right now; grows with live ingest. */
   total: number;
   lag: number;
+  /** Lag of each rebuilt processor: which one holds the replay back. */
+  lagByProcessor: Record<string, number>;
   eventsPerSecond: number;
   secondsLeft: number | null;
   startedAt: number;
@@ -104,6 +128,141 @@ export async function checkFullHistory(backend: TopicBackend, topology: Topology
   }
 }
 
+// Snapshots. A snapshot is a generation nobody writes any more, together with the offsets it holds:
+// the views at a known offset of every input. `darkroom snapshot create` copies the current
+// generation into one (snap-<UTC time>); a generation kept by `replay --keep-old` is one too. A replay
+// from a snapshot copies the snapshot's views and offsets of the replayed processors into the new
+// generation and processes from those offsets, so it needs only the records after the snapshot: the
+// way out when retention removed the start of a topic. The trade-off, by design: stateful processors
+// rebuild their in-memory state from what the topics still hold, so state older than retention
+// (follower lists, like ledgers, active stories) is missing for later events, and a logic change
+// applies only to events after the snapshot.
+
+/** A snapshot as `darkroom snapshot list` shows it. */
+export interface SnapshotInfo {
+  generation: string;
+  /** Records of the view processors' inputs the snapshot's views reflect, per processor. */
+  records: Record<string, number>;
+  /** Why a replay cannot start from it (retention went past it, a processor is missing), or null. */
+  unusable: string | null;
+}
+
+/** snap-20261122-023500: sorts by time, and is a valid generation name. */
+export function snapshotName(now: number): string {
+  return `snap-${new Date(now).toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
+}
+
+const inputsOf = (topology: Topology, name: string): readonly string[] =>
+  topology.nodes.find((n) => n.processor.name === name)?.processor.inputs ?? [];
+
+/**
+ * Can a replay of `processors` start from `snapshot`? It must hold offsets of every one of them, and
+ * every input partition must still hold the records from the snapshot's offset on (retention must
+ * not have gone past the snapshot). Refuses with the first reason, naming it.
+ */
+export async function checkSnapshot(options: {
+  views: ViewStore; backend: TopicBackend; topology: Topology; snapshot: string; current: string; processors: string[];
+}): Promise<void> {
+  const { views, backend, topology, snapshot, processors } = options;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(snapshot)) throw new ReplayRefused(`invalid snapshot name "${snapshot}": use 1-64 letters, digits, '-' or '_'`);
+  const known = await views.generations();
+  if (!known.includes(snapshot)) {
+    const others = known.filter((g) => g !== options.current);
+    throw new ReplayRefused(`no snapshot ${snapshot} (snapshots: ${others.join(', ') || 'none'}; take one with darkroom snapshot create)`);
+  }
+  if (snapshot === options.current) {
+    throw new ReplayRefused(`${snapshot} is the generation serving reads, not a snapshot: take one with darkroom snapshot create`);
+  }
+  const starts = new Map<string, Map<number, number>>();
+  const startOf = async (topic: string, partition: number) => {
+    let topicStarts = starts.get(topic);
+    if (!topicStarts) starts.set(topic, (topicStarts = new Map((await backend.startOffsets(topic)).map((o) => [o.partition, o.offset]))));
+    return topicStarts.get(partition) ?? 0;
+  };
+  for (const name of processors) {
+    const held = new Map((await views.offsets(snapshot, name)).map((o) => [`${o.topic}:${o.partition}`, o.offset]));
+    if (held.size === 0) throw new ReplayRefused(`snapshot ${snapshot} holds no offsets of ${name}, so its views are not at a known offset; use another snapshot`);
+    const stateful = topology.nodes.find((n) => n.processor.name === name)?.stateful ?? false;
+    for (const topic of [...inputsOf(topology, name)].sort()) {
+      for (const end of await backend.endOffsets(topic)) {
+        const at = held.get(`${topic}:${end.partition}`) ?? 0;
+        const start = await startOf(topic, end.partition);
+        if (start > at) {
+          throw new ReplayRefused(`cannot replay from snapshot ${snapshot}: topic ${topic} partition ${end.partition} starts at offset ${start} (older records were removed by retention) but the snapshot's ${name} views stop at offset ${at}, so the records in between are gone; use a newer snapshot`);
+        }
+        // The runtime restores a stateful task by reading its partitions from their first record up to
+        // the resume point, and waits for the record just before it: a partition that retention emptied
+        // up to exactly the snapshot would never finish restoring (processors/runtime.ts onAssigned).
+        if (stateful && at > 0 && start === at) {
+          throw new ReplayRefused(`cannot replay ${name} from snapshot ${snapshot}: topic ${topic} partition ${end.partition} holds no record before the snapshot's offset ${at}, and the runtime restores the processor's state from those; take snapshots more often than retention removes records`);
+        }
+      }
+    }
+  }
+}
+
+/** Every generation other than the current one that holds offsets: what a replay could start from. */
+export async function listSnapshots(views: ViewStore, backend: TopicBackend, topology: Topology): Promise<SnapshotInfo[]> {
+  const current = await views.currentGeneration();
+  const processors = replaySet(topology, 'all');
+  const out: SnapshotInfo[] = [];
+  for (const generation of await views.generations()) {
+    if (generation === current) continue;
+    const records: Record<string, number> = {};
+    for (const name of processors) records[name] = (await views.offsets(generation, name)).reduce((sum, o) => sum + o.offset, 0);
+    if (Object.values(records).every((n) => n === 0)) continue; // scratch or empty: not a snapshot
+    const unusable = await checkSnapshot({ views, backend, topology, snapshot: generation, current, processors })
+      .then(() => null, (error: Error) => error.message);
+    out.push({ generation, records, unusable });
+  }
+  return out;
+}
+
+/**
+ * Copies `from` (every view, every view processor's offsets) into a new snapshot generation. The
+ * store makes the copy consistent against this process's writers (one lmdb transaction; on Redis the
+ * batches of this process wait meanwhile); writers in other processes are not held, so with several
+ * `darkroom process` replicas keep a generation with `replay --keep-old` instead.
+ */
+export async function createSnapshot(views: ViewStore, topology: Topology, from: string, name: string): Promise<{ generation: string; views: number }> {
+  try { checkGeneration(name); } catch { throw new ReplayRefused(`invalid snapshot name "${name}": use 1-64 letters, digits, '-' or '_'`); }
+  if ((await views.generations()).includes(name) || name === from) throw new ReplayRefused(`generation ${name} already exists; choose another snapshot name`);
+  if (/^g\d+$/.test(name) || name.startsWith('verify-')) throw new ReplayRefused(`snapshot names g<N> and verify-* are reserved for replays and verify`);
+  if ((await heldRecords(views, from, viewProcessors(topology))) === 0) throw new ReplayRefused(`generation ${from} holds no processed records yet: nothing to snapshot`);
+  const copied = await views.copyGeneration(from, name, { processors: viewProcessors(topology) });
+  return { generation: name, views: copied };
+}
+
+/** Sum of the offsets a generation holds for `processors`: where a rebuild from it starts counting. */
+async function heldRecords(views: ViewStore, generation: string, processors: string[]): Promise<number> {
+  let total = 0;
+  for (const name of processors) for (const o of await views.offsets(generation, name)) total += o.offset;
+  return total;
+}
+
+/**
+ * Starts a rebuild of `processors` into `generation`: from offset 0, or from `snapshot` (its views
+ * and offsets of those processors copied first, after checkSnapshot).
+ */
+async function beginRebuild(options: {
+  views: ViewStore; backend: TopicBackend; topology: Topology; startViews: StartViews;
+  from: string; generation: string; processors: string[]; reason?: ReplayProgress['reason']; snapshot?: string;
+}): Promise<Rebuild> {
+  const { views, snapshot } = options;
+  const batching = REBUILD_BATCHING[views.kind];
+  if (snapshot === undefined) {
+    await checkFullHistory(options.backend, options.topology, options.processors);
+    return startRebuild({ ...options, batching });
+  }
+  await checkSnapshot({ views, backend: options.backend, topology: options.topology, snapshot, current: options.from, processors: options.processors });
+  const owning = options.processors.filter((p) => VIEW_OWNERS[p]?.length !== 0);
+  await views.copyGeneration(snapshot, options.generation, {
+    processors: options.processors,
+    keys: (key) => { const owner = ownerOf(key); return owner !== undefined && owning.includes(owner); },
+  });
+  return startRebuild({ ...options, batching, baseline: await heldRecords(views, options.generation, options.processors) });
+}
+
 async function* entriesOf(views: ViewStore, generation: string, pageSize = 500): AsyncGenerator<ViewEntry> {
   let cursor: string | undefined;
   do {
@@ -116,41 +275,19 @@ async function* entriesOf(views: ViewStore, generation: string, pageSize = 500):
 const ownerOf = (key: string): string | undefined =>
   Object.entries(VIEW_OWNERS).find(([, prefixes]) => prefixes.some((p) => key === p || key.startsWith(p)))?.[0];
 
-/** A view as effects that recreate it in another generation. */
-function effectsOf(entry: ViewEntry): Effect[] {
-  if (entry.type === 'hash') return [{ kind: 'hset', key: entry.key, fields: entry.fields }];
-  if (!entry.expiring) return [{ kind: 'zreplace', key: entry.key, entries: entry.members }];
-  return entry.members.map((m) => ({ kind: 'sadd', key: entry.key, member: m.member, ...(m.score === Infinity ? {} : { expiresAt: m.score }) }));
-}
-
 /**
  * Copies the views owned by `processors` (by VIEW_OWNERS, plus keys no processor claims when
- * `unclaimed`) and their offsets from one generation to another. The writers of `from` must be
- * stopped, or views and offsets would not match.
+ * `unclaimed`) and their offsets from one generation to another, inside the store. The writers of
+ * `from` must be stopped, or views and offsets would not match.
  */
 export async function carryOver(views: ViewStore, from: string, to: string, processors: string[], unclaimed: boolean): Promise<number> {
-  let copied = 0;
   const owning = processors.filter((p) => VIEW_OWNERS[p]?.length !== 0);
-  if (owning.length || unclaimed) {
-    let effects: Effect[] = [];
-    const flush = async () => {
-      if (effects.length) await views.applyBatch({ generation: to, processor: 'replay-carry-over', effects, offsets: [] });
-      effects = [];
-    };
-    for await (const entry of entriesOf(views, from)) {
-      const owner = ownerOf(entry.key);
-      if (owner ? !owning.includes(owner) : !unclaimed) continue;
-      effects.push(...effectsOf(entry));
-      copied++;
-      if (effects.length >= 5_000) await flush();
-    }
-    await flush();
-  }
-  for (const processor of processors) {
-    const offsets = await views.offsets(from, processor);
-    if (offsets.length) await views.applyBatch({ generation: to, processor, effects: [], offsets });
-  }
-  return copied;
+  return views.copyGeneration(from, to, {
+    processors,
+    // Forwarders own no views: then only offsets move, without a walk over the whole generation.
+    offsetsOnly: owning.length === 0 && !unclaimed,
+    keys: (key) => { const owner = ownerOf(key); return owner ? owning.includes(owner) : unclaimed; },
+  });
 }
 
 /** A rebuild in progress: its pipeline and how far it got. */
@@ -165,12 +302,17 @@ export interface Rebuild {
 export async function startRebuild(options: {
   backend: TopicBackend; topology: Topology; startViews: StartViews;
   from: string; generation: string; processors: string[]; reason?: ReplayProgress['reason'];
+  /** A rebuild from a snapshot: its name, and the input records its offsets already cover (not counted as replayed). */
+  snapshot?: string; baseline?: number;
+  batching?: Batching;
 }): Promise<Rebuild> {
   const { backend, generation } = options;
-  const pipeline = await options.startViews(generation, `darkroom-replay-${generation}`, options.processors);
+  const baseline = options.baseline ?? 0;
+  const pipeline = await options.startViews(generation, `darkroom-replay-${generation}`, options.processors, options.batching);
   const progress: ReplayProgress = {
-    generation, from: options.from, processors: options.processors, reason: options.reason ?? 'requested', phase: 'replaying',
-    replayed: 0, total: 0, lag: 0, eventsPerSecond: 0, secondsLeft: null, startedAt: Date.now(),
+    generation, from: options.from, processors: options.processors, reason: options.reason ?? 'requested',
+    ...(options.snapshot ? { snapshot: options.snapshot } : {}), phase: 'replaying',
+    replayed: 0, total: 0, lag: 0, lagByProcessor: {}, eventsPerSecond: 0, secondsLeft: null, startedAt: Date.now(),
   };
   let last = { at: Date.now(), replayed: 0 };
   let stopping: Promise<void> | undefined;
@@ -184,9 +326,10 @@ export async function startRebuild(options: {
         for (const topic of p.inputs) for (const end of await backend.endOffsets(topic)) total += end.offset;
       }
       const now = Date.now();
-      progress.total = total;
+      progress.total = total - baseline;
       progress.lag = status.lag;
-      progress.replayed = total - status.lag;
+      progress.lagByProcessor = Object.fromEntries(Object.entries(status.processors).map(([name, p]) => [name, p.lag]));
+      progress.replayed = Math.max(0, total - status.lag - baseline);
       const recent = (progress.replayed - last.replayed) / Math.max(0.001, (now - last.at) / 1000);
       // Average over the whole run until the first second, then the recent rate (it changes as topics change).
       progress.eventsPerSecond = Math.round(now - progress.startedAt < 2000 ? progress.replayed / Math.max(0.001, (now - progress.startedAt) / 1000) : recent);
@@ -223,8 +366,13 @@ export interface LiveViews {
   /** The live view processors, for /v1/status, /healthz and the dashboard. */
   processors(): ProcessorView[];
   status(): ViewsStatus;
-  /** Starts a replay; resolves once it runs (progress in status().replay), rejects with ReplayRefused. */
-  replay(request: { processors: string[] | 'all'; keepOld?: boolean }): Promise<ReplayProgress>;
+  /**
+   * Starts a replay (from offset 0, or from `fromSnapshot`); resolves once it runs (progress in
+   * status().replay), rejects with ReplayRefused.
+   */
+  replay(request: { processors: string[] | 'all'; keepOld?: boolean; fromSnapshot?: string }): Promise<ReplayProgress>;
+  /** Copies the current generation into a snapshot (default name snap-<UTC time>). */
+  snapshot(name?: string): Promise<{ generation: string; from: string; views: number }>;
   /** Resolves when the replay in progress (if any) has switched or failed. */
   settled(): Promise<void>;
   stop(): Promise<void>;
@@ -250,6 +398,8 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
   let rebuilding = false;
   let stopped = false;
   let busy = false;
+  /** A replay or snapshot being set up (copies take a while): one at a time. */
+  let starting: string | undefined;
 
   const processors = () => pipelines.flatMap((p) => p.processors);
   const inputEnds = async (names: string[]) => {
@@ -288,14 +438,18 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
         await new Promise((r) => setTimeout(r, Math.min(pollMs, 500)));
       }
       progress.phase = 'switching';
+      const switching = Date.now();
+      const took = () => `${Date.now() - switching} ms`;
       // The old pipeline stops first, so what is carried over is exactly what it wrote.
       for (const p of pipelines) await p.stop();
       pipelines = [];
+      const stoppedIn = took();
       const others = all.filter((name) => !replayed.includes(name));
       const copied = await carryOver(views, old, progress.generation, others, false);
       const rest = others.length ? [await startViews(progress.generation, 'darkroom', others)] : [];
       // The switch: one pointer write. Readers see the old generation before it, the new one after.
       await views.setCurrentGeneration(progress.generation);
+      const pointerIn = took();
       generation = progress.generation;
       pipelines = [job.pipeline, ...rest];
       rebuilding = false;
@@ -303,7 +457,7 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
       await job.refresh();
       progress.phase = 'done';
       progress.finishedAt = Date.now();
-      log(`replay: switched to generation ${generation} (${progress.replayed} records replayed, ${copied} views carried over${keepOld ? `, ${old} kept` : `, ${old} dropped`})`);
+      log(`replay: switched to generation ${generation} (${progress.replayed} records replayed, ${copied} views carried over${keepOld ? `, ${old} kept` : `, ${old} dropped`}; old pipeline stopped at +${stoppedIn}, pointer at +${pointerIn}, done at +${took()})`);
     } catch (error) {
       progress.phase = 'failed';
       progress.error = (error as Error).message;
@@ -316,16 +470,36 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
     }
   }
 
-  async function beginReplay(requested: string[] | 'all', keepOld: boolean, reason: ReplayProgress['reason']): Promise<ReplayProgress> {
+  async function beginReplay(requested: string[] | 'all', keepOld: boolean, reason: ReplayProgress['reason'], snapshot?: string): Promise<ReplayProgress> {
     if (rebuild) throw new ReplayRefused(`a replay into ${rebuild.progress.generation} is already running`);
+    if (starting) throw new ReplayRefused(`${starting} is being set up; try again when it has started`);
     const replayed = replaySet(topology, requested);
-    await checkFullHistory(backend, topology, replayed);
-    const target = nextGeneration(await views.generations(), generation);
-    log(`replay: rebuilding ${replayed.join(', ')} from offset 0 into generation ${target} (${reason}); serving stays on ${generation}`);
-    rebuild = await startRebuild({ backend, topology, startViews, from: generation, generation: target, processors: replayed, reason });
+    starting = 'a replay';
+    try {
+      const target = nextGeneration(await views.generations(), generation);
+      const start = snapshot === undefined ? 'offset 0' : `snapshot ${snapshot}`;
+      rebuild = await beginRebuild({ views, backend, topology, startViews, from: generation, generation: target, processors: replayed, reason, snapshot });
+      log(`replay: rebuilding ${replayed.join(', ')} from ${start} into generation ${target} (${reason}); serving stays on ${generation}`);
+    } finally {
+      starting = undefined;
+    }
     replay = rebuild.progress;
     settledPromise = runReplay(rebuild, replayed, keepOld);
     return replay;
+  }
+
+  async function takeSnapshot(name: string | undefined): Promise<{ generation: string; from: string; views: number }> {
+    if (rebuild) throw new ReplayRefused(`a replay into ${rebuild.progress.generation} is running; take the snapshot once it has switched`);
+    if (starting) throw new ReplayRefused(`${starting} is being set up; try again when it has started`);
+    starting = 'a snapshot';
+    try {
+      const from = generation;
+      const made = await createSnapshot(views, topology, from, name ?? snapshotName(Date.now()));
+      log(`snapshot: copied generation ${from} into ${made.generation} (${made.views} views, with the offsets they hold)`);
+      return { ...made, from };
+    } finally {
+      starting = undefined;
+    }
   }
 
   /** Another process (darkroom replay on Kafka + Redis) switched the pointer: follow it. */
@@ -383,7 +557,8 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
     generation: () => generation,
     processors,
     status: () => ({ generation, state: rebuilding ? 'rebuilding' : 'serving', replay }),
-    replay: (request) => beginReplay(request.processors, request.keepOld ?? false, 'requested'),
+    replay: (request) => beginReplay(request.processors, request.keepOld ?? false, 'requested', request.fromSnapshot),
+    snapshot: (name) => takeSnapshot(name),
     settled: () => settledPromise,
     async stop() {
       stopped = true;
@@ -406,13 +581,14 @@ export async function replayStandalone(options: {
   keepOld?: boolean; onProgress?: (p: ReplayProgress) => void; pollMs?: number;
   /** The live processes follow the pointer within this; the old generation is dropped after it. */
   followGraceMs?: number;
+  /** Start from this snapshot's views and offsets instead of offset 0. */
+  fromSnapshot?: string;
 }): Promise<ReplayProgress> {
   const { views, backend, topology } = options;
   const replayed = replaySet(topology, 'all');
-  await checkFullHistory(backend, topology, replayed);
   const from = await views.currentGeneration();
   const generation = nextGeneration(await views.generations(), from);
-  const job = await startRebuild({ backend, topology, startViews: options.startViews, from, generation, processors: replayed });
+  const job = await beginRebuild({ views, backend, topology, startViews: options.startViews, from, generation, processors: replayed, snapshot: options.fromSnapshot });
   try {
     for (;;) {
       const p = await job.refresh();
@@ -488,7 +664,7 @@ export async function verifyAgainstRebuild(options: {
   const replayed = replaySet(topology, 'all');
   await checkFullHistory(backend, topology, replayed);
   const scratch = `verify-${Date.now().toString(36)}`;
-  const job = await startRebuild({ backend, topology, startViews: options.startViews, from: options.generation, generation: scratch, processors: replayed });
+  const job = await startRebuild({ backend, topology, startViews: options.startViews, from: options.generation, generation: scratch, processors: replayed, batching: REBUILD_BATCHING[views.kind] });
   try {
     while ((await job.refresh()).lag > 0) await new Promise((r) => setTimeout(r, 200));
     await job.stop();

@@ -1,7 +1,9 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express, type Router } from 'express';
 import { requireAdminToken, requireToken } from './auth.ts';
 import { errorHandler, HttpError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
+import { createFastLane, type FastRoutes } from './read/fast-lane.ts';
 
 export interface AppOptions {
   metrics: Metrics;
@@ -40,5 +42,15 @@ export function createApp(options: AppOptions): Express {
   for (const router of options.publicRoutes ?? []) app.use(router);
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(options.log));
+
+  // Hot reads (feed, trending) offered by a router skip express's per-request setup, with the same
+  // token check, metric and JSON; anything else goes through express (serving/read/fast-lane.ts).
+  const fastRoutes = options.routes.flatMap((r) => (r as { fastRoutes?: FastRoutes }).fastRoutes ?? []);
+  if (fastRoutes.length) {
+    const lane = createFastLane({ routes: fastRoutes, apiToken: options.apiToken, metrics: options.metrics, log: options.log });
+    type Handle = (req: IncomingMessage, res: ServerResponse, next?: unknown) => void;
+    const viaExpress = (app as unknown as { handle: Handle }).handle.bind(app);
+    (app as unknown as { handle: Handle }).handle = (req, res, next) => { if (!lane(req, res)) viaExpress(req, res, next); };
+  }
   return app;
 }

@@ -38,6 +38,10 @@ export class HotCache<V> {
 
   /** The value of `key`: fresh from the cache, shared with a read in flight, or loaded now. */
   get(key: string, load: () => Promise<V>): Promise<V> {
+    // Fast path for the common case, a fresh hit: no arrays, no closures (every request reads the
+    // generation and trending through here).
+    const entry = this.entries.get(key);
+    if (entry && entry.freshUntil > this.clock()) return entry.promise;
     return this.getMany([key], async () => [await load()])[0];
   }
 

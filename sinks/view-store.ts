@@ -45,6 +45,16 @@ export type ViewEntry =
 /** A page of `scan`; `cursor` undefined once the generation has been walked to its end. */
 export interface ViewPage { cursor: string | undefined; entries: ViewEntry[] }
 
+/** What `copyGeneration` copies. */
+export interface CopyRequest {
+  /** Which logical view keys to copy; every view of the generation when omitted. */
+  keys?: (key: string) => boolean;
+  /** Copy the offsets only (no walk over the views at all). */
+  offsetsOnly?: boolean;
+  /** Processors whose resume points (offsets) are copied along. */
+  processors: string[];
+}
+
 export interface ViewBatch {
   generation: string;
   processor: string;
@@ -78,6 +88,14 @@ export interface ViewStore {
   zcard(generation: string, key: string): Promise<number>;
   /** Whole hashes (post stats, profiles) for many keys in one round trip; null where absent. */
   hgetallMany(generation: string, keys: string[]): Promise<Array<Record<string, string> | null>>;
+  /**
+   * Optional, for hot read paths: like hgetallMany, but per key either every field (`fields` omitted),
+   * only `fields` (absent ones left out), or, with an empty `fields`, whether the key exists ({}), in
+   * ONE store command (Redis: one script call, not one command per key). null where nothing asked
+   * for was found: the key is absent, or has none of `fields`. Callers fall back to hgetallMany
+   * where a store does not have it.
+   */
+  hashFieldsMany?(generation: string, reads: ReadonlyArray<{ key: string; fields?: readonly string[] }>): Promise<Array<Record<string, string> | null>>;
   /** Members of an expiring set still alive at `now` (wall-clock ms). */
   smembers(generation: string, key: string, now: number): Promise<string[]>;
   smembersMany(generation: string, keys: string[], now: number): Promise<string[][]>;
@@ -90,6 +108,16 @@ export interface ViewStore {
    * reads whole values. Keys may repeat across pages (Redis SCAN); callers keep the last one.
    */
   scan(generation: string, cursor: string | undefined, count: number): Promise<ViewPage>;
+
+  /**
+   * Copies views and resume points from one generation into another inside the store (Redis COPY,
+   * one lmdb write transaction), without moving the values through this process: snapshots are made
+   * this way, a replay from a snapshot starts with such a copy, and a switch carries views over with
+   * it. A copy replaces what the target held under the same key. For views and offsets to match, the
+   * writers of the copied processors in `from` must be paused (each batch is atomic, a copy on Redis
+   * is not). Resolves with the number of views copied.
+   */
+  copyGeneration(from: string, to: string, request: CopyRequest): Promise<number>;
 
   close(): Promise<void>;
 }

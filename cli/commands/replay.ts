@@ -1,5 +1,6 @@
-// `darkroom replay [--processor <name>|all] [--keep-old]`: rebuild views from offset 0 into a new
-// generation, switch serving to it when it has caught up, drop the old one (processors/replay.ts).
+// `darkroom replay [--processor <name>|all] [--keep-old] [--from-snapshot <name>]`: rebuild views from
+// offset 0 (or from a snapshot's views and offsets) into a new generation, switch serving to it when it
+// has caught up, drop the old one (processors/replay.ts).
 //
 // Where the work happens:
 // - a darkroom answers on PORT with DARKROOM_ADMIN_TOKEN set → that process replays (it owns the
@@ -17,7 +18,7 @@ import { ReplayRefused, replayStandalone, type ReplayProgress, type StartViews }
 import { viewSink, type ViewStore } from '../../sinks/view-store.ts';
 import type { Backbone } from '../platform.ts';
 
-export interface ReplayCliOptions { processor: string; keepOld?: boolean }
+export interface ReplayCliOptions { processor: string; keepOld?: boolean; fromSnapshot?: string }
 
 const number = (n: number) => n.toLocaleString('en-US');
 
@@ -57,8 +58,10 @@ export async function adminCall<T>(config: Config, method: 'GET' | 'POST', route
 
 async function viaRunningPlatform(config: Config, options: ReplayCliOptions): Promise<void> {
   const processors = options.processor === 'all' ? 'all' : options.processor.split(',').map((p) => p.trim());
-  const { replay } = await adminCall<{ replay: ReplayProgress }>(config, 'POST', 'replay', { processors, keep_old: options.keepOld === true });
-  say(`replay: the running darkroom rebuilds ${replay.processors.join(', ')} into ${replay.generation}; serving stays on ${replay.from} until it has caught up`);
+  const { replay } = await adminCall<{ replay: ReplayProgress }>(config, 'POST', 'replay', {
+    processors, keep_old: options.keepOld === true, ...(options.fromSnapshot ? { from_snapshot: options.fromSnapshot } : {}),
+  });
+  say(`replay: the running darkroom rebuilds ${replay.processors.join(', ')} ${replay.snapshot ? `from snapshot ${replay.snapshot} ` : ''}into ${replay.generation}; serving stays on ${replay.from} until it has caught up`);
   for (;;) {
     await new Promise((r) => setTimeout(r, 1000));
     const { views } = await adminCall<{ views: { replay: ReplayProgress | null } }>(config, 'GET', 'replay');
@@ -76,12 +79,12 @@ export async function openReplayEngines(config: Config): Promise<{ backbone: Bac
   const backbone = await openBackbone(config, topology.internalTopics);
   const views = await openViewStore(config).catch(async (error) => { await backbone.close(); throw error; });
   const codec = await createRecordCodec({ serde: backbone.serde, registry: backbone.registry, internalTopics: topology.internalTopics.map((t) => t.name) });
-  const startViews: StartViews = (generation, groupPrefix, only) => startPipeline({
+  const startViews: StartViews = (generation, groupPrefix, only, batching) => startPipeline({
     backend: backbone.backend, codec, topology: buildTopology(config), groupPrefix, only,
     sinkFor: (name) => viewSink(views, generation, name),
-    workers: config.workers,
+    workers: config.workers, ...batching,
     workerSetup: {
-      dataDir: config.dataDir, generation, groupPrefix, schemaRegistryUrl: config.schemaRegistryUrl, redisUrl: config.redisUrl,
+      dataDir: config.dataDir, generation, groupPrefix, schemaRegistryUrl: config.schemaRegistryUrl, redisUrl: config.redisUrl, ...batching,
       topology: {
         partitions: config.partitions, celebrityFollowers: config.celebrityFollowers, feedLength: config.feedLength,
         trendingHalfLifeMinutes: config.trendingHalfLifeMinutes, botFollowsPerHour: config.botFollowsPerHour,
@@ -107,6 +110,7 @@ export async function replay(options: ReplayCliOptions): Promise<void> {
     const progress = await replayStandalone({
       views: engines.views, backend: engines.backbone.backend, topology: engines.topology, startViews: engines.startViews,
       keepOld: options.keepOld,
+      fromSnapshot: options.fromSnapshot,
       // Live processes poll the pointer (DARKROOM_REPLAY_POLL_MS); give them a few rounds to move off the old generation.
       followGraceMs: config.redisUrl ? Math.max(3_000, 3 * config.replayPollMs) : 0,
       onProgress: (p) => {

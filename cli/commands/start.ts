@@ -57,12 +57,13 @@ export async function start(roles: Roles): Promise<void> {
     });
     log(`processors: starting ${topology.nodes.length} on ${backend.kind === 'kafka' ? 'Kafka' : 'the embedded log'}, views in ${views.kind}, generation ${generation}`);
     // Fresh processors for every pipeline: a replay runs its own beside the live ones.
-    startViews = (viewGeneration, groupPrefix, only) => startPipeline({
+    // `batching`: a rebuild asks for larger batches (processors/replay.ts REBUILD_BATCHING).
+    startViews = (viewGeneration, groupPrefix, only, batching) => startPipeline({
       backend, codec, topology: buildTopology(config), observer: metrics.observer, log, only,
       sinkFor: (name) => viewSink(views, viewGeneration, name),
-      workers: config.workers,
+      workers: config.workers, ...batching,
       workerSetup: {
-        dataDir: config.dataDir, generation: viewGeneration, groupPrefix, schemaRegistryUrl: config.schemaRegistryUrl, redisUrl: config.redisUrl,
+        dataDir: config.dataDir, generation: viewGeneration, groupPrefix, schemaRegistryUrl: config.schemaRegistryUrl, redisUrl: config.redisUrl, ...batching,
         topology: {
           partitions: config.partitions, celebrityFollowers: config.celebrityFollowers, feedLength: config.feedLength,
           trendingHalfLifeMinutes: config.trendingHalfLifeMinutes, botFollowsPerHour: config.botFollowsPerHour,

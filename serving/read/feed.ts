@@ -13,9 +13,12 @@
 //
 // Cost per page, whatever its length: round trip 1 reads the user's sets and feed:<user> together;
 // round trip 2 the celebrity timelines (through the hot cache: a celebrity's timeline is read once per
-// burst, not once per follower); round trip 3 hydrates the page (post:<id> and stats:<id> of every
-// item in one pipeline) and checks following:<user> alongside. When filters drop so many posts that
-// the page is short, the sources are read again deeper (rare; O(log n) rounds).
+// burst, not once per follower); round trip 3 hydrates the page and checks following:<user> alongside.
+// Hydration reads, for every candidate, whether post:<id> still exists and the four counters of
+// stats:<id>, in one store command where the store offers it (ViewStore.hashFieldsMany: one script
+// call on Redis); a post's content is immutable, so it comes from memory (post-cache.ts) once read.
+// When filters drop so many posts that the page is short, the sources are read again deeper (rare;
+// O(log n) rounds).
 import type { ScoredMember, ViewStore } from '../../sinks/view-store.ts';
 import { splitTaggedMember } from '../../processors/effects.ts';
 import {
@@ -24,14 +27,9 @@ import {
 import { statsKey } from '../../processors/engagement-counters/keys.ts';
 import type { HotCache } from '../single-flight.ts';
 import { comparePositions, encodeCursor, isBelow, type FeedPosition } from './cursor.ts';
+import { PostContentCache, type PostContent } from './post-cache.ts';
 
-export interface FeedItem {
-  post_id: string;
-  author_id: string;
-  created_at: number;
-  caption: string;
-  hashtags: string[];
-  media_type: string;
+export interface FeedItem extends PostContent {
   stats: { likes: number; comments: number; shares: number; views: number };
 }
 
@@ -65,12 +63,20 @@ interface Source {
 const SLACK = 10;
 /** Safety net on round trips beyond the usual three; geometric growth never needs it in practice. */
 const MAX_EXTRA_ROUNDS = 12;
+/** The counters a feed item shows (stats:<id> holds more, for the stats endpoint). */
+const ITEM_STATS = ['likes', 'comments', 'shares', 'views'] as const;
+/** A read of a cached post only checks that its hash still exists. */
+const EXISTS_ONLY: readonly string[] = [];
+/** Posts whose content is kept in memory when the caller does not pass a cache of its own. */
+const DEFAULT_POST_CACHE_ENTRIES = 100_000;
 
 export class FeedReader {
   constructor(
     private readonly views: ViewStore,
     /** Celebrity timelines by (generation, author, position, depth). */
     private readonly timelines: HotCache<ScoredMember[]>,
+    /** Post content by (generation, post_id); see post-cache.ts. */
+    readonly posts: PostContentCache = new PostContentCache(DEFAULT_POST_CACHE_ENTRIES),
   ) {}
 
   async page(q: FeedQuery): Promise<FeedPage> {
@@ -156,18 +162,36 @@ export class FeedReader {
     }
   }
 
-  /** post:<id> and stats:<id> of every candidate in one pipeline, following:<user> checked alongside. */
+  /**
+   * Existence (or, the first time, content) of post:<id> and the counters of stats:<id> for every
+   * candidate in one store command, following:<user> checked alongside in the same round trip.
+   */
   private async hydrate(gen: string, user: string, need: Candidate[], now: number, checked: Map<string, FeedItem | null>) {
+    const { views, posts } = this;
     const authors = [...new Set(need.map((c) => c.authorId).filter((a) => a !== user))];
+    const cached = need.map((c) => posts.get(gen, c.postId));
+    const reads: Array<{ key: string; fields?: readonly string[] }> = new Array(need.length * 2);
+    need.forEach((c, i) => {
+      reads[i] = { key: postKey(c.postId), fields: cached[i] ? EXISTS_ONLY : undefined };
+      reads[need.length + i] = { key: statsKey(c.postId), fields: ITEM_STATS };
+    });
     const [hashes, followed] = await Promise.all([
-      this.views.hgetallMany(gen, [...need.map((c) => postKey(c.postId)), ...need.map((c) => statsKey(c.postId))]),
-      authors.length ? this.views.sismemberMany(gen, followingKey(user), authors, now) : Promise.resolve([]),
+      views.hashFieldsMany ? views.hashFieldsMany(gen, reads) : views.hgetallMany(gen, reads.map((r) => r.key)),
+      authors.length ? views.sismemberMany(gen, followingKey(user), authors, now) : Promise.resolve([]),
     ]);
     const follows = new Set(authors.filter((_, i) => followed[i]));
     need.forEach((c, i) => {
       const post = hashes[i];
-      const visible = post !== null && (c.authorId === user || follows.has(c.authorId));
-      checked.set(c.postId, visible ? toItem(post, hashes[need.length + i], c) : null);
+      if (post === null) {
+        // Deleted: hidden at once, and nothing left to keep.
+        if (cached[i]) posts.delete(gen, c.postId);
+        checked.set(c.postId, null);
+        return;
+      }
+      let content = cached[i];
+      if (content === undefined) posts.set(gen, c.postId, (content = toContent(post, c)));
+      const visible = c.authorId === user || follows.has(c.authorId);
+      checked.set(c.postId, visible ? withStats(content, hashes[need.length + i]) : null);
     });
   }
 }
@@ -209,16 +233,32 @@ function merge(sources: Source[], cursor: FeedPosition | undefined, hidden: Read
   return ordered.sort(comparePositions);
 }
 
-function toItem(post: Record<string, string>, stats: Record<string, string> | null, c: Candidate): FeedItem {
-  const count = (field: string) => Number(stats?.[field] ?? 0);
-  return {
+function toContent(post: Record<string, string>, c: Candidate): PostContent {
+  return Object.freeze({
     post_id: post.post_id ?? c.postId,
     author_id: post.author_id ?? c.authorId,
     created_at: Number(post.created_at ?? c.ts),
     caption: post.caption ?? '',
-    hashtags: parseHashtags(post.hashtags),
+    hashtags: Object.freeze(parseHashtags(post.hashtags)) as string[],
     media_type: post.media_type ?? '',
-    stats: { likes: count('likes'), comments: count('comments'), shares: count('shares'), views: count('views') },
+  });
+}
+
+/** A counter that never changed is absent from the hash (or the hash is): it reads as 0. */
+function withStats(content: PostContent, stats: Record<string, string> | null): FeedItem {
+  return {
+    post_id: content.post_id,
+    author_id: content.author_id,
+    created_at: content.created_at,
+    caption: content.caption,
+    hashtags: content.hashtags,
+    media_type: content.media_type,
+    stats: {
+      likes: Number(stats?.likes ?? 0),
+      comments: Number(stats?.comments ?? 0),
+      shares: Number(stats?.shares ?? 0),
+      views: Number(stats?.views ?? 0),
+    },
   };
 }
 

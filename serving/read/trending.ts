@@ -7,6 +7,9 @@ import { mergePartitionTops, type PublishedTop, type TrendingTag } from '../../p
 import { trendingMetaKey, trendingTopKey, trendingUsesKey } from '../../processors/trending-hashtags/keys.ts';
 import type { HotCache } from '../single-flight.ts';
 
+const itemsOf = (merged: TrendingTag[], limit: number): TrendingItem[] =>
+  merged.slice(0, limit).map((t) => ({ hashtag: t.tag, score: t.score, uses_1h: t.uses1h }));
+
 /** Each partition publishes its top 100; the global top is never longer. */
 export const TRENDING_TOP = 100;
 
@@ -24,9 +27,20 @@ export class TrendingReader {
     private readonly halfLifeMinutes: number,
   ) {}
 
-  async top(generation: string, limit: number): Promise<TrendingItem[]> {
+  /** Response bodies by merged top (one per cache period) and limit; gone with their top. */
+  private readonly bodies = new WeakMap<TrendingTag[], Map<number, Buffer>>();
+
+  /**
+   * The response body `{"items": top(limit)}` as bytes. Every request of a cache period gets the
+   * same top, so it is serialized once per period and limit, not once per request.
+   */
+  async topJson(generation: string, limit: number): Promise<Buffer> {
     const merged = await this.cache.get(generation, () => this.readAll(generation));
-    return merged.slice(0, limit).map((t) => ({ hashtag: t.tag, score: t.score, uses_1h: t.uses1h }));
+    let byLimit = this.bodies.get(merged);
+    if (!byLimit) this.bodies.set(merged, (byLimit = new Map()));
+    let body = byLimit.get(limit);
+    if (!body) byLimit.set(limit, (body = Buffer.from(JSON.stringify({ items: itemsOf(merged, limit) }))));
+    return body;
   }
 
   /** Every partition's published top, uses and as_of: two pipelined reads sent together. */

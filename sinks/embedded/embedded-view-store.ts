@@ -23,7 +23,7 @@ import type { TopicPartitionOffset } from '../../topics/types.ts';
 import { SinkError } from '../errors.ts';
 import {
   INITIAL_GENERATION, checkGeneration, checkKey, checkProcessor, offsetField, parseOffsetFields, validateBatch,
-  type ViewBatch, type ViewEffect, type ViewEntry, type ViewStore,
+  type CopyRequest, type ViewBatch, type ViewEffect, type ViewEntry, type ViewStore,
 } from '../view-store.ts';
 import { SortedSet, storedArrays, type StoredSortedSet } from './sorted-set.ts';
 
@@ -294,6 +294,43 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
         entries.push({ key: key[1], type: 'zset', members, expiring: value.x !== undefined });
       }
       return { cursor: undefined, entries };
+    },
+
+    async copyGeneration(from: string, to: string, request: CopyRequest) {
+      checkGeneration(from);
+      checkGeneration(to);
+      request.processors.forEach(checkProcessor);
+      if (from === to) throw new SinkError(`cannot copy generation ${from} onto itself`);
+      // One write transaction: lmdb has one writer at a time, so the copy sees no batch half-way and
+      // views and offsets match even while processors keep writing `from` (they wait behind it;
+      // readers do not). Values are copied as stored, in chunks read through the transaction.
+      return root.transaction(() => {
+        const now = Date.now();
+        let copied = 0;
+        let start: ViewKey = [from, ''];
+        for (let first = true; !request.offsetsOnly; first = false) {
+          const chunk: Array<{ key: ViewKey; value: StoredView }> = [];
+          for (const entry of views.getRange({ start, limit: 5_000 })) {
+            if (entry.key[0] !== from) break;
+            if (!first && chunk.length === 0 && entry.key[1] === start[1]) continue; // the previous chunk's last key
+            chunk.push(entry);
+          }
+          if (chunk.length === 0) break;
+          for (const { key, value } of chunk) {
+            if (request.keys && !request.keys(key[1])) continue;
+            if (value.t === 'z' && value.x !== undefined && value.x <= now) continue; // lapsed expiring set
+            views.putSync([to, key[1]], value);
+            copied++;
+          }
+          start = chunk[chunk.length - 1].key;
+        }
+        for (const processor of request.processors) {
+          const held = offsetsDb.get([from, processor]);
+          if (held) offsetsDb.putSync([to, processor], { ...held });
+        }
+        meta.putSync(['generation', to], true);
+        return copied;
+      });
     },
 
     async close() {

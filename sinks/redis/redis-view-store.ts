@@ -19,9 +19,10 @@ import type { TopicPartitionOffset } from '../../topics/types.ts';
 import { SinkError, SinkUnavailableError, redactUrl } from '../errors.ts';
 import {
   INITIAL_GENERATION, checkGeneration, checkKey, checkProcessor, offsetField, parseOffsetFields, validateBatch,
-  type ScoreRange, type ScoredMember, type ViewBatch, type ViewEntry, type ViewStore,
+  type CopyRequest, type ScoreRange, type ScoredMember, type ViewBatch, type ViewEntry, type ViewStore,
 } from '../view-store.ts';
 import { APPLY_BATCH_LUA } from './apply-batch.lua.ts';
+import { READ_HASHES_LUA } from './read-hashes.lua.ts';
 import { Packr } from 'msgpackr';
 
 export interface RedisViewStoreOptions {
@@ -32,6 +33,9 @@ export interface RedisViewStoreOptions {
 }
 
 type ScriptedRedis = Redis & { drApplyBatch(...args: Array<string | number>): Promise<number> };
+/** Field lists one hashFieldsMany call can carry (one character each, '1' up to before 'a'). */
+const MAX_FIELD_LISTS = 40;
+type ReadScripts = Redis & { drReadHashes(...args: unknown[]): Promise<Array<string | number | null>> };
 
 /** Redis writes infinities as "inf"; JSON-minded code needs real numbers. */
 function toScore(text: string): number {
@@ -83,7 +87,8 @@ export async function createRedisViewStore(options: RedisViewStoreOptions): Prom
   // View reads (the read API's hot path) have a connection of their own: they never queue behind a
   // batch script the processors sent just before, and with auto-pipelining every read issued in the
   // same tick (the reads of one page, or of concurrent requests) leaves in one socket write.
-  const reader = redis.duplicate({ enableAutoPipelining: true });
+  const reader = redis.duplicate({ enableAutoPipelining: true }) as ReadScripts;
+  reader.defineCommand('drReadHashes', { lua: READ_HASHES_LUA });
   reader.on('error', (error: Error) => { lastError = error; });
   try {
     await reader.connect();
@@ -116,22 +121,31 @@ export async function createRedisViewStore(options: RedisViewStoreOptions): Prom
 
   /**
    * One pipelined command per view key of `generation`, on the read connection; one reply per key.
-   * Plain commands rather than one Lua script for all keys: measured on the feed page
-   * (bench/serving-feed.ts), a script saved ~0.1 ms of the serving process's CPU per page but doubled
-   * Redis's (~0.09 → ~0.2 ms), and serving processes scale out where Redis does not.
+   * Plain commands rather than one Lua script: a command inside a script costs Redis ~2x what it
+   * costs pipelined. The feed's hydration is the exception (hashFieldsMany, read-hashes.lua.ts):
+   * there ~45 commands per page cost the serving process far more than the script costs Redis.
    */
-  async function readMany<T>(generation: string, keys: string[], send: (p: ReturnType<Redis['pipeline']>, key: string) => void, map: (reply: unknown) => T): Promise<T[]> {
+  async function readMany<T>(generation: string, keys: string[], send: (r: Redis, key: string) => Promise<unknown>, map: (reply: unknown) => T): Promise<T[]> {
     checkGeneration(generation);
     keys.forEach(checkKey);
     if (keys.length === 0) return [];
-    const pipeline = reader.pipeline();
-    for (const key of keys) send(pipeline, viewKey(generation, key));
-    const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([error, reply]) => {
-      if (error) throw new SinkError(`Redis read failed: ${error.message}`);
-      return map(reply);
-    });
+    // Plain commands on the auto-pipelined connection rather than an explicit pipeline: every read
+    // issued in this tick (a feed page's sets and feed slice, concurrent requests') leaves in ONE
+    // socket write, where each pipeline's exec is a write (a syscall) of its own.
+    try {
+      const replies = await Promise.all(keys.map((key) => send(reader, viewKey(generation, key))));
+      return replies.map(map);
+    } catch (error) {
+      throw new SinkError(`Redis read failed: ${(error as Error).message}`);
+    }
   }
+
+  // A copy of a generation (a snapshot) must see every processor's views and offsets at one point.
+  // Redis has no read snapshot, so the batches this store object sends to the copied generation wait
+  // while it copies (`holds`), after the ones already sent have landed (`inFlight`). Writers in other
+  // processes are not held: see copyGeneration.
+  const holds = new Map<string, Promise<void>>();
+  const inFlight = new Map<string, Set<Promise<void>>>();
 
   const store: ViewStore = {
     kind: 'redis',
@@ -175,11 +189,23 @@ export async function createRedisViewStore(options: RedisViewStoreOptions): Prom
         }
       }
       args.push(packEffects(ops));
+      // A generation being copied takes no batch until the copy is done (see copyGeneration).
+      for (let hold = holds.get(generation); hold; hold = holds.get(generation)) await hold;
+      const running = (async () => {
+        try {
+          // Arrays, not spread arguments: ioredis flattens them, and a spread of 100k+ arguments overflows the stack.
+          await (redis.drApplyBatch as unknown as (...parts: unknown[]) => Promise<number>)(keys.length, keys, args);
+        } catch (error) {
+          throw new SinkError(`Redis rejected the batch of ${batch.processor} (nothing applied): ${(error as Error).message}`);
+        }
+      })();
+      let list = inFlight.get(generation);
+      if (!list) inFlight.set(generation, (list = new Set()));
+      list.add(running);
       try {
-        // Arrays, not spread arguments: ioredis flattens them, and a spread of 100k+ arguments overflows the stack.
-        await (redis.drApplyBatch as unknown as (...parts: unknown[]) => Promise<number>)(keys.length, keys, args);
-      } catch (error) {
-        throw new SinkError(`Redis rejected the batch of ${batch.processor} (nothing applied): ${(error as Error).message}`);
+        await running;
+      } finally {
+        list.delete(running);
       }
     },
 
@@ -224,7 +250,7 @@ export async function createRedisViewStore(options: RedisViewStoreOptions): Prom
     async zrangeByScoreDescMany(generation, keys, range) {
       const [max, min] = rangeArgs(range);
       return readMany(generation, keys,
-        (p, k) => p.zrange(k, max, min, 'BYSCORE', 'REV', 'LIMIT', 0, range.limit, 'WITHSCORES'),
+        (r, k) => r.zrange(k, max, min, 'BYSCORE', 'REV', 'LIMIT', 0, range.limit, 'WITHSCORES'),
         (reply) => pairs(reply as string[]));
     },
 
@@ -243,10 +269,59 @@ export async function createRedisViewStore(options: RedisViewStoreOptions): Prom
     },
 
     async hgetallMany(generation, keys) {
-      return readMany(generation, keys, (p, k) => p.hgetall(k), (reply) => {
+      return readMany(generation, keys, (r, k) => r.hgetall(k), (reply) => {
         const hash = reply as Record<string, string>;
         return Object.keys(hash).length ? hash : null;
       });
+    },
+
+    async hashFieldsMany(generation, reads) {
+      checkGeneration(generation);
+      if (reads.length === 0) return [];
+      // Packed as read-hashes.lua.ts expects: a mode character per key, each distinct field list once.
+      const keys: string[] = new Array(reads.length);
+      const lists: Array<readonly string[]> = [];
+      let modes = '';
+      for (let i = 0; i < reads.length; i++) {
+        const { key, fields } = reads[i];
+        checkKey(key);
+        keys[i] = viewKey(generation, key);
+        if (fields === undefined) modes += 'a';
+        else if (fields.length === 0) modes += 'e';
+        else {
+          let list = lists.indexOf(fields);
+          if (list < 0) list = lists.findIndex((l) => l.length === fields.length && l.every((f, j) => f === fields[j]));
+          if (list < 0) {
+            if (lists.length === MAX_FIELD_LISTS) throw new SinkError(`hashFieldsMany takes at most ${MAX_FIELD_LISTS} distinct field lists per call`);
+            list = lists.push(fields) - 1;
+          }
+          modes += String.fromCharCode(49 + list); // '1' + list: never 'a' nor 'e'
+        }
+      }
+      const argv: Array<string | number> = [modes];
+      for (const list of lists) argv.push(list.length, ...list);
+      let flat: Array<string | number | null>;
+      try {
+        flat = await reader.drReadHashes(keys.length, keys, argv);
+      } catch (error) {
+        throw new SinkError(`Redis read failed: ${(error as Error).message}`);
+      }
+      const out: Array<Record<string, string> | null> = new Array(reads.length);
+      let at = 0;
+      for (let i = 0; i < reads.length; i++) {
+        const count = flat[at++] as number;
+        if (count < 0) { out[i] = null; continue; }
+        const hash: Record<string, string> = {};
+        const fields = reads[i].fields;
+        if (fields === undefined) {
+          for (let j = 0; j < count; j += 2) hash[flat[at + j] as string] = flat[at + j + 1] as string;
+        } else {
+          for (let j = 0; j < count; j++) if (flat[at + j] !== null) hash[fields[j]] = flat[at + j] as string;
+        }
+        at += count;
+        out[i] = hash;
+      }
+      return out;
     },
 
     async smembers(generation, key, now) {
@@ -254,7 +329,7 @@ export async function createRedisViewStore(options: RedisViewStoreOptions): Prom
     },
 
     async smembersMany(generation, keys, now) {
-      return readMany(generation, keys, (p, k) => p.zrange(k, `(${now}`, '+inf', 'BYSCORE'), (reply) => reply as string[]);
+      return readMany(generation, keys, (r, k) => r.zrange(k, `(${now}`, '+inf', 'BYSCORE'), (reply) => reply as string[]);
     },
 
     async sismemberMany(generation, key, members, now) {
@@ -300,9 +375,55 @@ export async function createRedisViewStore(options: RedisViewStoreOptions): Prom
       return { cursor: next === '0' ? undefined : next, entries };
     },
 
+    async copyGeneration(from: string, to: string, request: CopyRequest) {
+      checkGeneration(from);
+      checkGeneration(to);
+      request.processors.forEach(checkProcessor);
+      if (from === to) throw new SinkError(`cannot copy generation ${from} onto itself`);
+      if (holds.has(from)) throw new SinkError(`a copy of generation ${from} is already running`);
+      // Server-side COPY (values and TTLs, never through this process), pipelined a SCAN page at a
+      // time, so Redis stays free for reads in between. Batches of this process to `from` wait
+      // meanwhile, so views and offsets match; the processors see a slow sink, nothing else.
+      let release!: () => void;
+      holds.set(from, new Promise<void>((resolve) => { release = resolve; }));
+      try {
+        await Promise.allSettled([...(inFlight.get(from) ?? [])]);
+        return await copyViews(from, to, request);
+      } finally {
+        holds.delete(from);
+        release();
+      }
+    },
+
     async close() {
       await Promise.all([reader, redis].map((connection) => connection.quit().catch(() => connection.disconnect())));
     },
   };
+
+  /** The copy itself: SCAN pages of `from`, COPY ... REPLACE pipelined per page, then the offsets. */
+  async function copyViews(from: string, to: string, request: CopyRequest): Promise<number> {
+    const prefix = `${ns}:${from}:`;
+    let copied = 0;
+    let cursor = request.offsetsOnly ? undefined : '0';
+    while (cursor !== undefined) {
+      const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next === '0' ? undefined : next;
+      const keys = found.filter((k) => !k.startsWith(`${prefix}offsets:`) && (!request.keys || request.keys(k.slice(prefix.length))));
+      if (!keys.length) continue;
+      const p = redis.pipeline();
+      for (const k of keys) p.copy(k, viewKey(to, k.slice(prefix.length)), 'REPLACE');
+      for (const [error, reply] of (await p.exec()) ?? []) {
+        if (error) throw new SinkError(`Redis copy of generation ${from} failed: ${error.message}`);
+        copied += Number(reply);
+      }
+    }
+    const p = redis.pipeline();
+    for (const processor of request.processors) p.copy(offsetsKey(from, processor), offsetsKey(to, processor), 'REPLACE');
+    p.sadd(generationsKey, to);
+    for (const [error] of (await p.exec()) ?? []) {
+      if (error) throw new SinkError(`Redis copy of the offsets of generation ${from} failed: ${error.message}`);
+    }
+    return copied;
+  }
   return store;
 }

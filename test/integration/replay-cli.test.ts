@@ -99,4 +99,33 @@ describe('darkroom replay / verify beside a running platform (embedded)', () => 
     expect(unknown.code).toBe(1);
     expect(unknown.stderr.trim()).toMatch(/^darkroom: unknown processor "nope"/);
   });
+
+  it('snapshot create / list / drop, and replay --from-snapshot, through the running platform', async () => {
+    const created = await darkroom(['snapshot', 'create', '--name', 'cli-snap']);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout.trim()).toBe('cli-snap');
+    expect(created.stderr).toMatch(/snapshot cli-snap: copied generation g\d+ \([\d,]+ views and their offsets\)/);
+    const taken = await darkroom(['snapshot', 'create', '--name', 'cli-snap']);
+    expect(taken.code).toBe(1);
+    expect(taken.stderr.trim()).toBe('darkroom: generation cli-snap already exists; choose another snapshot name');
+
+    const listed = await darkroom(['snapshot', 'list']);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(/^cli-snap\t[\d,]+ input records\tusable$/m);
+
+    const missing = await darkroom(['replay', '--from-snapshot', 'nope']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.trim()).toMatch(/^darkroom: no snapshot nope \(snapshots: .*cli-snap/);
+
+    const before = (await status()).views.generation;
+    const replay = await darkroom(['replay', '--from-snapshot', 'cli-snap']);
+    expect(replay.code, replay.stderr).toBe(0);
+    expect(replay.stderr).toMatch(/from snapshot cli-snap into g\d+/);
+    expect(replay.stderr).toMatch(/done, .* serving reads g\d+/);
+    expect((await status()).views.generation).not.toBe(before);
+
+    const dropped = await darkroom(['snapshot', 'drop', 'cli-snap']);
+    expect(dropped.code, dropped.stderr).toBe(0);
+    expect((await darkroom(['snapshot', 'list'])).stdout).not.toMatch(/cli-snap/);
+  });
 });
