@@ -3,7 +3,9 @@
 // reference the views must equal at the end: the views an undisturbed pipeline builds from exactly the
 // events that got 202 (nothing else, each once).
 import path from 'node:path';
-import type { DarkroomEvent } from '../../schemas/events.ts';
+import { TOPICS, type DarkroomEvent } from '../../schemas/events.ts';
+import type { Serde } from '../../schemas/serde.ts';
+import type { TopicBackend, TopicRecord } from '../../topics/types.ts';
 import type { Simulation } from '../../simulator/index.ts';
 import type { ViewStore } from '../../sinks/view-store.ts';
 import { startTestPlatform } from './platform.ts';
@@ -78,6 +80,15 @@ export class Traffic {
    */
   expectedEvents(landed: Set<string>): DarkroomEvent[] {
     return this.sent.flatMap((r) => (r.status === 202 ? r.events : r.events.filter((e) => landed.has(e.event_id))));
+  }
+
+  /**
+   * Events a second producing service wrote straight to the topics (createEventProducer on the same
+   * log): durable once its `send` resolved, so they count like events that got 202.
+   */
+  recordDirect(events: DarkroomEvent[]): void {
+    this.accepted.push(...events);
+    this.sent.push({ events, status: 202 });
   }
 
   statuses(): Record<number, number> {
@@ -174,4 +185,72 @@ export async function referenceSnapshot(events: DarkroomEvent[], dir: string, sc
 export function comparable(snapshot: ViewsSnapshot) {
   const trending = snapshot.trending.map((top) => top.map((e) => ({ member: e.member, score: Number(e.score.toPrecision(9)) })));
   return { feeds: snapshot.feeds, timelines: snapshot.timelines, stats: snapshot.stats, trending };
+}
+
+/** The source topics events are written to (everything but the dead letters). */
+export const SOURCE_TOPICS = [TOPICS.socialGraph, TOPICS.profiles, TOPICS.posts, TOPICS.engagement, TOPICS.stories];
+
+export interface LogAudit {
+  /** Every event of the source topics, decoded. */
+  events: number;
+  /** Partitions whose offsets are not exactly 0..end-1 (a lost or doubled append), as "topic/partition". */
+  gaps: string[];
+  /** Event ids found more than once in the log. */
+  duplicated: string[];
+  /** Records that did not decode to an event. */
+  undecodable: number;
+  /**
+   * Every event in an order the reference pipeline can be fed: each topic-partition's log order kept
+   * (that is what the processors folded), partitions interleaved by `rank` (e.g. the order in which
+   * the events were generated), so the cross-topic event-time merge sees what the live run saw.
+   */
+  ordered: DarkroomEvent[];
+}
+
+/**
+ * Reads every source topic of a log from offset 0 to its end (nothing may be writing to it), checks
+ * that each partition holds the contiguous offsets 0..end-1 and that no event id is there twice.
+ */
+export async function auditLog(backend: TopicBackend, serde: Serde, rank: (event: DarkroomEvent) => number): Promise<LogAudit> {
+  const ends = new Map<string, number>();
+  let total = 0;
+  for (const topic of SOURCE_TOPICS) {
+    for (const { partition, offset } of await backend.endOffsets(topic)) { ends.set(`${topic}/${partition}`, offset); total += offset; }
+  }
+  const byPartition = new Map<string, TopicRecord[]>([...ends.keys()].map((k) => [k, []]));
+  let read = 0;
+  const consumer = backend.consumer({ groupId: `audit-${Date.now()}`, topics: SOURCE_TOPICS, reset: 'earliest', maxBatchRecords: 10_000 });
+  await consumer.run({ async eachBatch(batch) { byPartition.get(`${batch.topic}/${batch.partition}`)!.push(...batch.records); read += batch.records.length; } });
+  await eventually(async () => read >= total, 60_000, `the audit to read ${total} records`);
+  await consumer.stop();
+
+  const gaps: string[] = [];
+  const queues: DarkroomEvent[][] = [];
+  let undecodable = 0;
+  for (const [tp, records] of byPartition) {
+    if (records.length !== ends.get(tp) || records.some((r, i) => r.offset !== i)) gaps.push(tp);
+    const decoded = await serde.decodeBatch(records.map((r) => r.value));
+    const events = decoded.filter((e): e is DarkroomEvent => !(e instanceof Error));
+    undecodable += decoded.length - events.length;
+    queues.push(events);
+  }
+  const seen = new Set<string>();
+  const duplicated: string[] = [];
+  for (const queue of queues) for (const e of queue) { if (seen.has(e.event_id)) duplicated.push(e.event_id); seen.add(e.event_id); }
+
+  // k-way merge by rank, each queue consumed in its log order.
+  const heads = queues.map(() => 0);
+  const ordered: DarkroomEvent[] = [];
+  for (;;) {
+    let best = -1;
+    let bestRank = Infinity;
+    for (let q = 0; q < queues.length; q++) {
+      if (heads[q] === queues[q].length) continue;
+      const r = rank(queues[q][heads[q]]);
+      if (r < bestRank) { best = q; bestRank = r; }
+    }
+    if (best < 0) break;
+    ordered.push(queues[best][heads[best]++]);
+  }
+  return { events: ordered.length, gaps, duplicated, undecodable, ordered };
 }
