@@ -210,6 +210,17 @@ describe('feed-fanout: fanout', () => {
     const zadd = world.send(post('bob', 'b60', 60)).find((e) => e.kind === 'zadd' && e.key === feedKey('ann'));
     expect(zadd).toMatchObject({ cap: 3, score: 60 });
   });
+
+  it('a post arriving hours late lands at its event time, below newer posts, and falls off a full feed', () => {
+    const HOUR = 3_600_000;
+    const world = new World({ feedLength: 3 });
+    world.send(follow('ann', 'bob'), follow('ann', 'cid'));
+    world.send(post('bob', 'b-now', 10 * HOUR), post('cid', 'c-now', 10 * HOUR + 1));
+    world.send(post('cid', 'c-6h-ago', 4 * HOUR)); // delivered after the newer posts
+    expect(world.feed('ann')).toEqual(['c-now', 'b-now', 'c-6h-ago']);
+    world.send(post('bob', 'b-next', 10 * HOUR + 2), post('bob', 'b-9h-ago', HOUR));
+    expect(world.feed('ann')).toEqual(['b-next', 'c-now', 'b-now']);
+  });
 });
 
 describe('feed-fanout: deletion', () => {
