@@ -31,7 +31,16 @@ export function createKafkaBackend(options: KafkaBackendOptions): TopicBackend {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const kafka = createKafkaClient({ ...options, brokers, log });
   const admin = new KafkaTopicAdmin(kafka, brokers);
-  const producer = new KafkaRecordProducer(kafka, admin, brokers, options.produceTimeoutMs);
+  // One producer per topic. A producer's sends are serialized (producer.ts), so with one producer for
+  // everything the runtime's writes to internal topics queued behind every ingest send of the process
+  // (seconds under load); per topic, only sends to the same topic wait for each other, and each topic's
+  // records still leave this process in the order they were given.
+  const producers = new Map<string, KafkaRecordProducer>();
+  const producerFor = (topic: string) => {
+    let producer = producers.get(topic);
+    if (!producer) producers.set(topic, (producer = new KafkaRecordProducer(kafka, admin, brokers, options.produceTimeoutMs)));
+    return producer;
+  };
   const consumers = new Set<KafkaGroupConsumer>();
   const tuning = { ...DEFAULT_CONSUMER_TUNING, ...options.consumer };
   let closed = false;
@@ -48,7 +57,7 @@ export function createKafkaBackend(options: KafkaBackendOptions): TopicBackend {
   return {
     kind: 'kafka',
     async ensureTopics(specs) { open(); await admin.ensureTopics(specs); },
-    async produce(topic, records) { open(); return producer.produce(topic, records); },
+    async produce(topic, records) { open(); return producerFor(topic).produce(topic, records); },
     consumer(consumerOptions: ConsumerOptions): Consumer {
       open();
       // `partitions` (a fixed subset per worker) does not apply: the group protocol assigns partitions.
@@ -64,7 +73,7 @@ export function createKafkaBackend(options: KafkaBackendOptions): TopicBackend {
       if (closed) return;
       closed = true;
       await Promise.all([...consumers].map((c) => c.stop()));
-      await producer.close();
+      await Promise.all([...producers.values()].map((p) => p.close()));
       await admin.close();
     },
   };
