@@ -56,7 +56,10 @@ export function readRouter(options: ReadRouterOptions): ReadRouter {
   }
   const generationCache = new HotCache<string>({ ttlMs });
   const timelines = new HotCache<ScoredMember[]>({ ttlMs });
-  const trendingCache = new HotCache<TrendingTag[]>({ ttlMs, maxEntries: 16 });
+  // Trending is one key read by every request: when its period ends, requests keep getting the last
+  // top while one read refreshes it, so none of them waits for the store (the top is then at most two
+  // periods old). Not for the generation pointer: after a replay's switch the old generation is dropped.
+  const trendingCache = new HotCache<TrendingTag[]>({ ttlMs, serveStaleMs: ttlMs, maxEntries: 16 });
   const posts = new PostContentCache(options.postCacheEntries ?? 100_000);
   const feed = new FeedReader(views, timelines, posts);
   const trending = new TrendingReader(views, trendingCache, options.partitions, options.trendingHalfLifeMinutes);

@@ -25,6 +25,35 @@ describe('HotCache', () => {
     expect(cache.size).toBe(0);
   });
 
+  it('with serveStaleMs, a get after ttlMs answers at once with the old value while one read refreshes it', async () => {
+    let now = 0;
+    const cache = new HotCache<number>({ ttlMs: 250, serveStaleMs: 250, clock: () => now });
+    const gates: Array<ReturnType<typeof deferred<number>>> = [];
+    const load = () => { const gate = deferred<number>(); gates.push(gate); return gate.promise; };
+    const first = cache.get('top', load);
+    gates[0].resolve(1);
+    expect(await first).toBe(1);
+    now = 300; // stale, inside the serve-stale window: old value, one refresh for all callers
+    expect(await Promise.all([cache.get('top', load), cache.get('top', load)])).toEqual([1, 1]);
+    expect(gates).toHaveLength(2);
+    gates[1].resolve(2);
+    await gates[1].promise;
+    expect(await cache.get('top', load)).toBe(2);
+    expect(gates).toHaveLength(2);
+    // A failed refresh keeps the old value; the next stale get tries again.
+    now = 600;
+    expect(await cache.get('top', load)).toBe(2);
+    gates[2].reject(new Error('store away'));
+    await gates[2].promise.catch(() => {});
+    expect(await cache.get('top', load)).toBe(2);
+    expect(gates).toHaveLength(4);
+    // Past ttlMs + serveStaleMs nothing old is served: the get waits for a load.
+    now = 2_000;
+    const waiting = cache.get('top', load);
+    gates[gates.length - 1].resolve(3);
+    expect(await waiting).toBe(3);
+  });
+
   it('serves a loaded value for ttlMs, then loads again', async () => {
     let now = 0;
     const cache = new HotCache<number>({ ttlMs: 250, clock: () => now });
