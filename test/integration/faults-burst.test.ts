@@ -70,19 +70,26 @@ function anonRss(pid: number): number {
 }
 
 describe('fault: a burst 10x the sustainable rate', () => {
-  const root = tempDataDir('darkroom-faults-burst-');
-  const dataDir = path.join(root.dir, 'darkroom');
+  let root: ReturnType<typeof tempDataDir> | undefined;
   let darkroom: DarkroomProcess | undefined;
   let closeBackend: (() => Promise<void>) | undefined;
-  afterAll(async () => {
+  /** Ends what an attempt started; a retry starts from nothing. */
+  const cleanUp = async () => {
     await closeBackend?.();
+    closeBackend = undefined;
     await darkroom?.kill();
-    root.remove();
-  });
+    darkroom = undefined;
+    root?.remove();
+    root = undefined;
+  };
+  afterAll(cleanUp);
 
   // One retry: the rate the producers can offer on this box depends on the disk and on what ran before
   // (433-506k events/s alone, 315k once in a full CI run); every check runs again on the second try.
   it('backpressure holds, peak RSS bounded, lag drains, views exact', { timeout: 240_000, retry: 1 }, async () => {
+    await cleanUp();
+    const attempt = (root = tempDataDir('darkroom-faults-burst-'));
+    const dataDir = path.join(attempt.dir, 'darkroom');
     darkroom = await spawnDarkroom({ dataDir, env: { DARKROOM_PARTITIONS: String(PARTITIONS), DARKROOM_ADMIN_TOKEN: ADMIN } });
     await darkroom.ready();
     const base = darkroom.base;
@@ -236,7 +243,7 @@ describe('fault: a burst 10x the sustainable rate', () => {
     const scope = { users: USERS, posts: simulation.stats().posts + 50, partitions: PARTITIONS };
     const views = await createEmbeddedViewStore({ dataDir });
     const actual = await snapshotOf(views, scope).finally(() => views.close());
-    const expected = await referenceSnapshot(audit.ordered, root.dir, scope);
+    const expected = await referenceSnapshot(audit.ordered, attempt.dir, scope);
     expect(Object.keys(expected.feeds).length).toBeGreaterThan(USERS / 2);
     const { timelines, stats } = comparable(actual);
     const actualViews = { timelines, stats };
