@@ -1,7 +1,7 @@
 // End-to-end pipeline benchmark: simulated traffic through every processor into every view.
 //
 //   npx tsx bench/pipeline-throughput.ts [--mode embedded|kafka-redis] [--events N] [--users U]
-//       [--workers W] [--partitions P] [--rate R] [--duration S] [--skip-latency] [--cpu-profile FILE]
+//       [--workers W] [--partitions P] [--rate R] [--duration S] [--skip-latency] [--cpu-profile FILE] [--latency-cpu-profile FILE]
 //       [--max-batch-effects N] [--linger-ms MS]
 //
 // 1. Throughput: the topics are pre-filled with the simulator's world (a profile per user, every
@@ -36,6 +36,8 @@ const { values } = parseArgs({
     'linger-ms': { type: 'string' },
     /** Writes a V8 CPU profile of the throughput phase only (open it in Chrome DevTools). */
     'cpu-profile': { type: 'string' },
+    /** A CPU profile of the latency phase (offered load, then until lag 0). */
+    'latency-cpu-profile': { type: 'string' },
     brokers: { type: 'string', default: '127.0.0.1:19092' },
     redis: { type: 'string', default: 'redis://127.0.0.1:16379' },
   },
@@ -109,12 +111,7 @@ async function rawKafkaConsume(platform: BenchPlatform, total: number): Promise<
 }
 
 async function throughput(platform: BenchPlatform, total: number): Promise<void> {
-  const profiler = values['cpu-profile'] ? new Session() : undefined;
-  if (profiler) {
-    profiler.connect();
-    await profiler.post('Profiler.enable');
-    await profiler.post('Profiler.start');
-  }
+  const profile = await startCpuProfile(values['cpu-profile']);
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   await platform.startPipeline();
@@ -130,13 +127,26 @@ async function throughput(platform: BenchPlatform, total: number): Promise<void>
   }
   const ms = performance.now() - started;
   const cpu = cpuSeconds(process.cpuUsage(cpuBefore));
-  if (profiler) {
-    const { profile } = await profiler.post('Profiler.stop');
-    fs.writeFileSync(values['cpu-profile']!, JSON.stringify(profile));
-    profiler.disconnect();
-  }
+  await profile.stop();
   console.log(`pipeline: ${fmt(total)} source events through ${platform.topology.nodes.length} processors into every view in ${(ms / 1000).toFixed(2)} s`
     + ` → ${fmt((total / ms) * 1000)} events/s (process CPU ${cpu.toFixed(1)} s, rss ${fmt(process.memoryUsage().rss / 1e6)} MB)`);
+}
+
+/** A CPU profile of this thread from now until `stop`, written to `file` (nothing without a file). */
+async function startCpuProfile(file: string | undefined): Promise<{ stop(): Promise<void> }> {
+  if (!file) return { stop: async () => {} };
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop() {
+      const { profile } = await session.post('Profiler.stop');
+      fs.writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+      console.log(`  CPU profile written to ${file}`);
+    },
+  };
 }
 
 interface Sent { topic: string; partition: number; offset: number; ackAt: number }
@@ -177,6 +187,7 @@ async function latency(platform: BenchPlatform, simulation: Simulation): Promise
   await platform.pipeline!.restored();
   while ((await platform.lag()) > 0) await sleep(20);
 
+  const profile = await startCpuProfile(values['latency-cpu-profile']);
   const sent: Sent[] = [];
   const tickMs = 10;
   const perTick = offeredRate / (1000 / tickMs);
@@ -200,6 +211,7 @@ async function latency(platform: BenchPlatform, simulation: Simulation): Promise
   await Promise.all(sends);
   const offerMs = performance.now() - started;
   while ((await platform.lag()) > 0) await sleep(20);
+  await profile.stop();
 
   const latencies: number[] = [];
   /** The same, to the views product APIs read only (analytics tables left out). */
