@@ -56,14 +56,14 @@ export type StartViews = (generation: string, groupPrefix: string, only: string[
 /**
  * Batching of the live view processors. The linger (runtime default, 20 ms) sets the event-to-view
  * latency at ordinary rates; the size cap matters only when a processor is behind (a burst, a
- * restart on a backlog), where batches grow while the previous one commits. On the embedded store
- * a larger cap lets a batch rewrite a feed touched by many posts once instead of once per small
- * batch: bench/pipeline-throughput.ts (295k source events) went from ~55k to ~67k events/s with 200k
- * effects against 50k, for ~+400 MB of peak RSS. On Redis a batch is one Lua script that blocks every
- * reader while it runs, so Redis keeps the runtime's cap, which bounds the read latency of serving.
+ * restart on a backlog), where batches grow while the previous one commits. A 200k-effect cap on the
+ * embedded store measured ~64k against ~55k events/s on bench/pipeline-throughput.ts, but in the
+ * burst fault test (test/integration/faults-burst.test.ts) it raised the child's peak anonymous
+ * memory to +958 MB (bound 1 GB): the live views keep the runtime's 50k cap on both stores. On Redis a
+ * batch is also one Lua script that blocks every reader while it runs.
  */
 export const LIVE_BATCHING: Record<ViewStore['kind'], Batching> = {
-  embedded: { maxBatchEffects: 200_000 },
+  embedded: {},
   redis: {},
 };
 
