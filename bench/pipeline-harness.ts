@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { Session } from 'node:inspector/promises';
 import { createTopicBackend } from '../topics/index.ts';
 import { namespacedBackend } from '../topics/namespaced.ts';
 import { topicCatalog } from '../topics/catalog.ts';
@@ -142,4 +143,21 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+/** A CPU profile of this thread from now until `stop`, written to `file` (nothing without a file). */
+export async function startCpuProfile(file: string | undefined, what = 'CPU profile'): Promise<{ stop(): Promise<void> }> {
+  if (!file) return { stop: async () => {} };
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop() {
+      const { profile } = await session.post('Profiler.stop');
+      fs.writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+      console.log(`  ${what} written to ${file}`);
+    },
+  };
 }

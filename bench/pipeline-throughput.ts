@@ -14,13 +14,11 @@
 //    Second hops (repartition topics) are not followed.
 import { parseArgs } from 'node:util';
 import os from 'node:os';
-import fs from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import { Kafka, logLevel } from 'kafkajs';
 import { createSimulation, type Simulation } from '../simulator/index.ts';
 import type { DarkroomEvent } from '../schemas/events.ts';
 import type { TopicPartitionOffset } from '../topics/types.ts';
-import { openBenchPlatform, percentile, sleep, SOURCE_TOPICS, type BenchMode, type BenchPlatform } from './pipeline-harness.ts';
+import { openBenchPlatform, percentile, sleep, startCpuProfile, SOURCE_TOPICS, type BenchMode, type BenchPlatform } from './pipeline-harness.ts';
 
 const { values } = parseArgs({
   options: {
@@ -130,23 +128,6 @@ async function throughput(platform: BenchPlatform, total: number): Promise<void>
   await profile.stop();
   console.log(`pipeline: ${fmt(total)} source events through ${platform.topology.nodes.length} processors into every view in ${(ms / 1000).toFixed(2)} s`
     + ` → ${fmt((total / ms) * 1000)} events/s (process CPU ${cpu.toFixed(1)} s, rss ${fmt(process.memoryUsage().rss / 1e6)} MB)`);
-}
-
-/** A CPU profile of this thread from now until `stop`, written to `file` (nothing without a file). */
-async function startCpuProfile(file: string | undefined): Promise<{ stop(): Promise<void> }> {
-  if (!file) return { stop: async () => {} };
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.start');
-  return {
-    async stop() {
-      const { profile } = await session.post('Profiler.stop');
-      fs.writeFileSync(file, JSON.stringify(profile));
-      session.disconnect();
-      console.log(`  CPU profile written to ${file}`);
-    },
-  };
 }
 
 interface Sent { topic: string; partition: number; offset: number; ackAt: number }

@@ -20,9 +20,7 @@
 //    from that snapshot, timed.
 // --max-batch-effects / --linger-ms override the rebuild's batching (processors/replay.ts
 // REBUILD_BATCHING); the first build keeps the runtime defaults. Analytics is not part of a replay (rows are facts), so it does not run here.
-import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Session } from 'node:inspector/promises';
 import { createSimulation } from '../simulator/index.ts';
 import type { ProduceRecord } from '../topics/types.ts';
 import { startPipeline } from '../processors/pipeline.ts';
@@ -31,7 +29,7 @@ import { viewSink } from '../sinks/view-store.ts';
 import { pipelineStatus } from '../serving/status.ts';
 import { feedKey } from '../processors/feed-fanout/keys.ts';
 import { statsKey } from '../processors/engagement-counters/keys.ts';
-import { openBenchPlatform, percentile, sleep, type BenchMode } from './pipeline-harness.ts';
+import { openBenchPlatform, percentile, sleep, startCpuProfile, type BenchMode } from './pipeline-harness.ts';
 
 const { values } = parseArgs({
   options: {
@@ -187,12 +185,7 @@ try {
   const emptyBefore = empty;
   const readsBefore = latencies.length;
 
-  const profiler = values['cpu-profile'] ? new Session() : undefined;
-  if (profiler) {
-    profiler.connect();
-    await profiler.post('Profiler.enable');
-    await profiler.post('Profiler.start');
-  }
+  const profile = await startCpuProfile(values['cpu-profile'], 'CPU profile of the replay');
   const progress = await live.replay({ processors: 'all' });
   let printed = 0;
   let caughtUpAt = 0;
@@ -208,12 +201,7 @@ try {
     await sleep(50);
   }
   await live.settled();
-  if (profiler) {
-    const { profile } = await profiler.post('Profiler.stop');
-    fs.writeFileSync(values['cpu-profile']!, JSON.stringify(profile));
-    profiler.disconnect();
-    console.log(`  CPU profile of the replay written to ${values['cpu-profile']}`);
-  }
+  await profile.stop();
   const switchedAt = progress.finishedAt ?? Date.now();
   await sleep(1000);
   reading = false;
