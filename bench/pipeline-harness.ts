@@ -16,7 +16,8 @@ import { createRegistryClient } from '../schemas/registry/index.ts';
 import { createSerde, type Serde } from '../schemas/serde.ts';
 import { buildTopology, type Topology, type TopologyOptions } from '../processors/topology.ts';
 import { createRecordCodec } from '../processors/record-codec.ts';
-import { startPipeline, type Pipeline, type PipelineOptions } from '../processors/pipeline.ts';
+import { startPipeline, type Pipeline } from '../processors/pipeline.ts';
+import { LIVE_BATCHING } from '../processors/replay.ts';
 import type { RecordCodec, RuntimeObserver } from '../processors/runtime.ts';
 import { viewSink, type ViewStore } from '../sinks/view-store.ts';
 import { createEmbeddedViewStore } from '../sinks/embedded/embedded-view-store.ts';
@@ -34,7 +35,7 @@ export interface BenchPlatformOptions {
   workers: number;
   kafkaBrokers: string;
   redisUrl: string;
-  /** Runtime batching (processors/runtime.ts defaults when omitted). */
+  /** Batching of every processor; when omitted, what `darkroom start` uses (LIVE_BATCHING for views, runtime defaults for analytics). */
   maxBatchEffects?: number;
   lingerMs?: number;
 }
@@ -84,15 +85,31 @@ export async function openBenchPlatform(options: BenchPlatformOptions): Promise<
   const platform: BenchPlatform = {
     dataDir, namespace, backend, producer: createEventProducer(backend, serde), serde, topology, codec, views, analytics,
     async startPipeline(observer) {
-      const pipelineOptions: PipelineOptions = {
-        backend, codec, topology, groupPrefix: 'darkroom', observer, log: (line) => console.log(`  [pipeline] ${line}`),
-        sinkFor: (name, kind) => (kind === 'views' ? viewSink(views, generation, name) : analyticsSink(analytics, name)),
-        workers: options.workers,
-        maxBatchEffects: options.maxBatchEffects,
-        lingerMs: options.lingerMs,
-        workerSetup: { dataDir, topology: topologyOptions, generation, groupPrefix: 'darkroom', maxBatchEffects: options.maxBatchEffects, lingerMs: options.lingerMs },
+      // As `darkroom start` runs them: the view processors with the live batching of their store
+      // (processors/replay.ts LIVE_BATCHING), analytics beside them with the runtime's defaults.
+      const live = LIVE_BATCHING[views.kind];
+      const maxBatchEffects = options.maxBatchEffects ?? live.maxBatchEffects;
+      const lingerMs = options.lingerMs ?? live.lingerMs;
+      const common = { backend, codec, topology, groupPrefix: 'darkroom', observer, log: (line: string) => console.log(`  [pipeline] ${line}`) };
+      const viewPipeline = await startPipeline({
+        ...common,
+        only: topology.nodes.filter((n) => n.sink === 'views').map((n) => n.processor.name),
+        sinkFor: (name) => viewSink(views, generation, name),
+        workers: options.workers, maxBatchEffects, lingerMs,
+        workerSetup: { dataDir, topology: topologyOptions, generation, groupPrefix: 'darkroom', maxBatchEffects, lingerMs },
+      });
+      const analyticsPipeline = await startPipeline({
+        ...common,
+        only: topology.nodes.filter((n) => n.sink === 'analytics').map((n) => n.processor.name),
+        sinkFor: (name) => analyticsSink(analytics, name),
+        maxBatchEffects: options.maxBatchEffects, lingerMs: options.lingerMs,
+      });
+      const both = [viewPipeline, analyticsPipeline];
+      platform.pipeline = {
+        processors: both.flatMap((p) => p.processors),
+        restored: async () => { await Promise.all(both.map((p) => p.restored())); },
+        stop: async () => { for (const p of both) await p.stop(); },
       };
-      platform.pipeline = await startPipeline(pipelineOptions);
       return platform.pipeline;
     },
     async lag() {

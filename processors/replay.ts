@@ -54,17 +54,29 @@ export interface Batching { maxBatchEffects?: number; lingerMs?: number }
 export type StartViews = (generation: string, groupPrefix: string, only: string[], batching?: Batching) => Promise<Pipeline>;
 
 /**
- * Batching of a rebuild on the embedded store. A rebuild has millions of records waiting, so it is
- * throughput-bound: with larger batches a feed touched by many posts of one batch is decoded and
- * written once instead of once per small batch (bench/replay-throughput.ts: ~+18% source events/s
- * with 100k effects against the runtime's 20k, 1.25M source events). The linger stays the runtime's:
- * while catching up batches fill by size anyway, and the rebuilt pipeline goes on as the live one
- * after the switch, where the linger is the event-to-view latency. On Redis a
- * batch is one Lua script that blocks every reader while it runs, so rebuilds there keep the runtime's
- * batches, which bound the read latency of serving during a replay.
+ * Batching of the live view processors. The linger (runtime default, 20 ms) sets the event-to-view
+ * latency at ordinary rates; the size cap matters only when a processor is behind (a burst, a
+ * restart on a backlog), where batches grow while the previous one commits. A 200k-effect cap on the
+ * embedded store measured ~64k against ~55k events/s on bench/pipeline-throughput.ts, but in the
+ * burst fault test (test/integration/faults-burst.test.ts) it raised the child's peak anonymous
+ * memory to +958 MB (bound 1 GB): the live views keep the runtime's 50k cap on both stores. On Redis a
+ * batch is also one Lua script that blocks every reader while it runs.
+ */
+export const LIVE_BATCHING: Record<ViewStore['kind'], Batching> = {
+  embedded: {},
+  redis: {},
+};
+
+/**
+ * Batching of a rebuild. A rebuild starts millions of records behind, so it is throughput-bound
+ * from start to end: bench/replay-throughput.ts (1.19M source events, 20k users) rebuilt at ~33k
+ * source events/s with 100k effects per batch and ~68-74k with 1.5M, where a feed is decoded and
+ * written about once per batch whatever number of posts enter it. Memory is bounded by the cap. The
+ * rebuilt pipeline goes on as the live one after the switch, where the linger keeps batches small.
+ * Redis keeps the runtime's cap for the reason above: serving reads the old generation meanwhile.
  */
 export const REBUILD_BATCHING: Record<ViewStore['kind'], Batching> = {
-  embedded: { maxBatchEffects: 100_000 },
+  embedded: { maxBatchEffects: 1_500_000 },
   redis: {},
 };
 
@@ -384,7 +396,9 @@ export interface LiveViews {
  * a change of the pointer), and rebuilds when the view store lost its data.
  */
 export async function startLiveViews(options: LiveViewsOptions): Promise<LiveViews> {
-  const { views, backend, topology, startViews } = options;
+  const { views, backend, topology } = options;
+  const startViews = (generation: string, groupPrefix: string, only: string[]) =>
+    options.startViews(generation, groupPrefix, only, LIVE_BATCHING[views.kind]);
   const log = options.log ?? (() => {});
   const pollMs = options.pollMs ?? 1000;
   const slack = options.catchUpSlack ?? 100;

@@ -68,6 +68,7 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
 
   /** Applies the effects of one key, in order, to its current value; returns the new value. */
   function applyToKey(key: string, value: Working, effects: ViewEffect[], now: number): Working {
+    if (value?.kind === 'zset') value.set.expectChanges(effects.length);
     // No closures here: this runs once per touched key, and each closure would cost an allocation.
     for (const e of effects) {
       if (e.kind === 'del') { value = undefined; continue; }
@@ -89,8 +90,7 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
       const set = value.set;
       switch (e.kind) {
         case 'zadd':
-          set.add(e.member, e.score);
-          if (e.cap !== undefined) set.keepHighest(e.cap);
+          set.add(e.member, e.score, e.cap);
           break;
         case 'zrem': set.remove(e.member); break;
         case 'zremTagged': {

@@ -6,11 +6,13 @@
 // must cost little per member. Members go as ONE string joined by NUL and scores as one buffer of
 // little-endian doubles: msgpack then packs two blobs instead of 2 × 800 small values.
 //
-// And kept packed while it can be: the common write is "newest post on top of a feed, drop the
-// oldest beyond the cap", which needs neither the member list nor a score array. A packed set
-// answers it with string search and slicing (no string per member, no garbage per member); any
-// other change unpacks it into the arrays first. A set with a member holding a NUL stays unpacked
-// and is stored in the plain array form.
+// And kept packed while it can be: the common writes are "a post into a feed, drop the oldest beyond
+// the cap" and "a post out of a feed", which need neither the member list nor a score array. A packed
+// set answers them with a binary search over the scores, string search and slicing (no string per
+// member, no garbage per member); a replay, which reads partitions at different speeds, inserts deep
+// into feeds as often as on top. Other changes (and score ties, whose order depends on members)
+// unpack it into the arrays first. A set with a member holding a NUL stays unpacked and is stored in
+// the plain array form.
 import type { ScoreRange, ScoredMember } from '../view-store.ts';
 
 /** Parallel arrays: the original stored form, still read, and written for members holding a NUL. */
@@ -21,8 +23,8 @@ export interface CompactSortedSet { t: 'z'; j: string; d: Uint8Array; x?: number
 export type StoredSortedSet = ArraySortedSet | CompactSortedSet;
 
 const SEPARATOR = '\0';
-/** How far below the top a packed set takes an insert before unpacking is as cheap. */
-const MAX_PACKED_WALK = 64;
+/** More changes than this to one set in one batch unpack it first (see expectChanges). */
+const BULK_CHANGES = 8;
 
 /** The scores of a compact stored set as doubles (a view when aligned, else a copy). */
 function scoresOf(stored: CompactSortedSet): Float64Array {
@@ -101,6 +103,26 @@ export class SortedSet {
     return { t: 'z', j: this.members.join(SEPARATOR), d: new Uint8Array(doubles.buffer) };
   }
 
+  /**
+   * Called before `changes` changes in a row (one batch's effects on this key): past a few, the
+   * arrays with a member index answer each change in O(log n) plus a splice, where the packed form
+   * searches and copies the whole string every time.
+   */
+  expectChanges(changes: number): void {
+    if (changes <= BULK_CHANGES) return;
+    this.unpack();
+    this.index();
+  }
+
+  private has(member: string): boolean {
+    if (this.packed) return SortedSet.packedFind(this.packed, member) >= 0;
+    return this.score(member) !== undefined;
+  }
+
+  private lowestScore(): number {
+    return this.packed ? this.packed.scores[0] : this.scores[0];
+  }
+
   get size(): number { return this.packed ? this.packed.count : this.members.length; }
 
   /** Turns the packed form into the arrays, for any change other than the ones packed sets answer. */
@@ -114,16 +136,37 @@ export class SortedSet {
     this.scores = scores;
   }
 
-  /** Is `member` one of the packed members? A string search, checked at separator boundaries. */
-  private static packedHas(packed: Packed, member: string): boolean {
+  /** Where `member` starts in the packed string, or -1: a string search, checked at separator boundaries. */
+  private static packedFind(packed: Packed, member: string): number {
     const { joined } = packed;
-    if (!packed.count) return false;
+    if (!packed.count) return -1;
     for (let at = joined.indexOf(member); at >= 0; at = joined.indexOf(member, at + 1)) {
       const end = at + member.length;
-      if ((at === 0 || joined.charCodeAt(at - 1) === 0) && (end === joined.length || joined.charCodeAt(end) === 0)) return true;
+      if ((at === 0 || joined.charCodeAt(at - 1) === 0) && (end === joined.length || joined.charCodeAt(end) === 0)) return at;
       if (at >= joined.length) break; // an empty member is "found" at every position, the end included
     }
-    return false;
+    return -1;
+  }
+
+  /** Where the member at rank `rank` starts in the packed string, walking from the nearer end. */
+  private static packedStart(packed: Packed, rank: number): number {
+    const { joined, count } = packed;
+    if (rank >= count) return joined.length + 1; // one past the end, as if a separator followed
+    if (rank <= count - rank) {
+      let cut = 0;
+      for (let i = 0; i < rank; i++) cut = joined.indexOf(SEPARATOR, cut) + 1;
+      return cut;
+    }
+    let cut = joined.length + 1;
+    for (let i = count; i > rank; i--) cut = joined.lastIndexOf(SEPARATOR, cut - 2) + 1;
+    return cut;
+  }
+
+  /** The rank of the member starting at string position `start` (separators before it). */
+  private static packedRankAt(packed: Packed, start: number): number {
+    let rank = 0;
+    for (let at = packed.joined.indexOf(SEPARATOR); at >= 0 && at < start; at = packed.joined.indexOf(SEPARATOR, at + 1)) rank++;
+    return rank;
   }
 
   /** Drops the `n` lowest packed entries: a slice after the n-th separator, a subarray of the scores. */
@@ -172,7 +215,20 @@ export class SortedSet {
     return at < 0 ? undefined : this.scores[at];
   }
 
-  add(member: string, score: number): void {
+  /**
+   * ZADD, then with `cap` ZREMRANGEBYRANK 0 -(cap+1). An entry that would land below a full set's
+   * lowest is dropped by the cap at once: a replay of a feed's history brings many of those.
+   */
+  add(member: string, score: number, cap?: number): void {
+    if (cap !== undefined && this.size >= cap && this.size > 0 && score < this.lowestScore() && !this.has(member)) {
+      this.keepHighest(cap);
+      return;
+    }
+    this.addMember(member, score);
+    if (cap !== undefined) this.keepHighest(cap);
+  }
+
+  private addMember(member: string, score: number): void {
     if (member.includes(SEPARATOR)) {
       this.unpack();
       this.plain = true;
@@ -199,23 +255,24 @@ export class SortedSet {
   }
 
   /**
-   * A new member near the top of a packed set (a feed gets posts about in time order, a little out
-   * of order across partitions): walk down from the top past the higher scores, then splice the
-   * member into the string and the score into the array. False when the member is already there,
-   * ties a score (the order then depends on members) or would go deep: the caller unpacks.
+   * A new member into a packed set: a binary search over the scores, then the member spliced into
+   * the string and the score into the array. False when the member is already there or ties a score
+   * (the order then depends on members): the caller unpacks.
    */
   private packedInsert(packed: Packed, member: string, score: number): boolean {
-    if (SortedSet.packedHas(packed, member)) return false;
+    if (SortedSet.packedFind(packed, member) >= 0) return false;
     const { count } = packed;
-    const joined = packed.joined;
-    let at = count;
-    let cut = joined.length; // where the member at `at` starts, minus its separator
-    while (at > 0 && packed.scores[at - 1] > score) {
-      if (count - at >= MAX_PACKED_WALK) return false;
-      at--;
-      cut = joined.lastIndexOf(SEPARATOR, cut - 1);
+    const scores = packed.scores;
+    let lo = 0;
+    let hi = count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (scores[mid] < score) lo = mid + 1;
+      else hi = mid;
     }
-    if (at > 0 && packed.scores[at - 1] === score) return false;
+    const at = lo;
+    if (at < count && scores[at] === score) return false;
+    const joined = packed.joined;
     if (packed.scores.byteOffset + (count + 1) * 8 > packed.scores.buffer.byteLength) {
       const grown = new Float64Array(Math.max(16, count * 2));
       grown.set(packed.scores.subarray(0, count));
@@ -228,13 +285,34 @@ export class SortedSet {
     if (count === 0) packed.joined = member;
     else if (at === count) packed.joined = joined + SEPARATOR + member;
     else if (at === 0) packed.joined = member + SEPARATOR + joined;
-    else packed.joined = joined.slice(0, cut) + SEPARATOR + member + joined.slice(cut);
+    else {
+      const start = SortedSet.packedStart(packed, at);
+      packed.joined = joined.slice(0, start) + member + SEPARATOR + joined.slice(start);
+    }
     packed.count = count + 1;
     return true;
   }
 
+  /** Takes a member out of a packed set without unpacking it. */
+  private static packedRemove(packed: Packed, start: number, member: string): void {
+    const { joined, count } = packed;
+    const rank = SortedSet.packedRankAt(packed, start);
+    const end = start + member.length;
+    if (count === 1) packed.joined = '';
+    else if (end >= joined.length) packed.joined = joined.slice(0, start - 1);
+    else packed.joined = joined.slice(0, start) + joined.slice(end + 1);
+    packed.scores.copyWithin(rank, rank + 1, count);
+    packed.count = count - 1;
+  }
+
   remove(member: string): boolean {
-    if (this.packed && !SortedSet.packedHas(this.packed, member)) return false;
+    const packed = this.packed;
+    if (packed) {
+      const start = SortedSet.packedFind(packed, member);
+      if (start < 0) return false;
+      SortedSet.packedRemove(packed, start, member);
+      return true;
+    }
     const score = this.score(member);
     if (score === undefined) return false;
     this.removeAt(this.lowerBound(score, member));
@@ -263,9 +341,15 @@ export class SortedSet {
       SortedSet.packedDropLowest(this.packed, excess);
       return;
     }
-    this.members.splice(0, excess);
-    this.scores.splice(0, excess);
-    this.byMember = undefined;
+    this.dropLowest(excess);
+  }
+
+  /** Drops the `n` lowest entries of the arrays, keeping the member index (if any) in step. */
+  private dropLowest(n: number): void {
+    const byMember = this.byMember;
+    if (byMember) for (let i = 0; i < n; i++) byMember.delete(this.members[i]);
+    this.members.splice(0, n);
+    this.scores.splice(0, n);
   }
 
   /** Drops entries scored at or below `max` (Redis: ZREMRANGEBYSCORE key -inf max). */
@@ -279,10 +363,7 @@ export class SortedSet {
     }
     let cut = 0;
     while (cut < this.scores.length && this.scores[cut] <= max) cut++;
-    if (cut === 0) return;
-    this.members.splice(0, cut);
-    this.scores.splice(0, cut);
-    this.byMember = undefined;
+    if (cut) this.dropLowest(cut);
   }
 
   highestScore(): number | undefined {
