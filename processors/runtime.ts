@@ -119,6 +119,13 @@ const MAX_QUEUED_RECORDS = 5_000;
 const TASK_IDLE_MS = 500;
 /** Longest wait between two tries of a batch its sink refused. */
 const MAX_SINK_BACKOFF_MS = 5_000;
+/**
+ * Consumer-group offsets are bookkeeping (a processor resumes from the offsets its sink holds, and
+ * lag is read from the sink too), so they are committed at most this often instead of after every
+ * batch: on the embedded log each commit is an fsync'd write transaction that producers of the same
+ * log wait behind, and nine processors committing every 20 ms batch kept the log's writer busy.
+ */
+const GROUP_COMMIT_MS = 1_000;
 
 function emptyBatch(): PendingBatch {
   return { effects: [], offsets: new Map(), repartition: new Map(), deadLetters: [], records: 0, events: 0, startedAt: 0 };
@@ -162,6 +169,25 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
   let flushesQueued = 0;
   let stopped = false;
   let consumer: Consumer | undefined;
+  /** Offsets applied by the sink but not yet committed to the consumer group, by topic-partition. */
+  const uncommitted = new Map<string, TopicPartitionOffset>();
+  let commitTimer: ReturnType<typeof setTimeout> | undefined;
+
+  function commitGroupOffsets(): Promise<void> {
+    clearTimeout(commitTimer);
+    commitTimer = undefined;
+    if (uncommitted.size === 0 || !consumer) return Promise.resolve();
+    const offsets = [...uncommitted.values()];
+    uncommitted.clear();
+    return consumer.commit(offsets).catch((e) => log(`${processor.name}: commit failed: ${(e as Error).message}`));
+  }
+
+  function commitLater(offsets: TopicPartitionOffset[]): void {
+    for (const o of offsets) uncommitted.set(tpKey(o.topic, o.partition), o);
+    if (commitTimer) return;
+    commitTimer = setTimeout(() => void commitGroupOffsets(), GROUP_COMMIT_MS);
+    commitTimer.unref?.();
+  }
 
   const stateOf = (partition: number): S => {
     let state = states.get(partition);
@@ -254,6 +280,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
 
   async function onRevoked(partitions: TopicPartition[]): Promise<void> {
     await flush();
+    await commitGroupOffsets(); // the partitions' next owner starts from the sink's offsets anyway
     for (const { topic, partition } of partitions) {
       progress.offsets.delete(tpKey(topic, partition));
       tasks.delete(partition);
@@ -471,7 +498,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
           await new Promise((r) => setTimeout(r, Math.min(MAX_SINK_BACKOFF_MS, 100 * 2 ** Math.min(attempt, 9))));
         }
       }
-      consumer?.commit(offsets).catch((e) => log(`${processor.name}: commit failed: ${(e as Error).message}`));
+      commitLater(offsets);
     });
     return flushing;
   }
@@ -500,6 +527,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
       clearInterval(timer);
       await consumer?.stop();
       await flush();
+      await commitGroupOffsets();
     },
   };
 }

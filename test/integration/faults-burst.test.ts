@@ -10,7 +10,8 @@
 // processor took the previous one (runtime.ts: eachBatch waits while an input is > 5,000 records ahead).
 // Without that, the child would read the whole backlog (1M+ events, 2.4M processor-records) into its
 // queues; the anonymous-RSS bound is set from the measured peak, which did not grow with the backlog.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DarkroomEvent } from '../../schemas/events.ts';
@@ -42,9 +43,9 @@ const MEASURE_EVENTS = 60_000;
 const BURST_RATIO = 12;
 /** ...for this long, if the producers manage; the rate is measured, and must be at least 10x. */
 const BURST_SECONDS = 3;
-/** The second producer: chunks of this many events, this many sends in flight. */
+/** The second producer: chunks of this many events, this many sends in flight (one was faster than four). */
 const DIRECT_CHUNK = 100_000;
-const DIRECT_IN_FLIGHT = 4;
+const DIRECT_IN_FLIGHT = 1;
 /** HTTP clients posting back to back, each request this many events. */
 const HTTP_CLIENTS = 2;
 const HTTP_BATCH = 500;
@@ -59,6 +60,25 @@ const MAX_ANON_GROWTH = 1_024 * 1024 * 1024;
 const MAX_RSS_GROWTH = 1_536 * 1024 * 1024;
 const MIN_BURST_RATIO = 10;
 const MB = 2 ** 20;
+/**
+ * Niceness of the child's threads while the producers append. The producing service stands for other
+ * machines, whose cores the processors do not share; on this box the child would take most of the 2
+ * cores from the producer (appending 1.8M events beside a busy child: 544k events/s, 1.22M with the
+ * child reniced). Lowering the child's priority only while the producer appends gives the producer the
+ * cores first; the processors run on whatever is left, and that is counted in the rate they sustain.
+ */
+const CHILD_NICE_DURING_BURST = 15;
+
+/** Linux nice is per thread: every thread of the process (main, workers, LMDB, chDB) gets it. */
+function reniceProcess(pid: number, nice: number): void {
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      setPriority(Number(tid), nice);
+    } catch {
+      // a thread that ended meanwhile, or (unprivileged) no right to lower the niceness back
+    }
+  }
+}
 
 function anonRss(pid: number): number {
   try {
@@ -168,6 +188,7 @@ describe('fault: a burst 10x the sustainable rate', () => {
         await sleep(250);
       }
     })();
+    reniceProcess(darkroom.pid, CHILD_NICE_DURING_BURST);
     const burstStart = Date.now();
     const posting = Array.from({ length: HTTP_CLIENTS }, async () => {
       // a request not answered in 30 s counts as status 0: a hang
@@ -184,19 +205,23 @@ describe('fault: a burst 10x the sustainable rate', () => {
     });
     await Promise.all(appending);
     appended = true;
+    reniceProcess(darkroom.pid, 0);
+    // The burst is the time the producers were offering: it ends with the last direct append, after
+    // which the HTTP clients send nothing more. A request still in flight then was offered already;
+    // how long the busy child takes to answer it is the child's time, counted in the drain below.
+    const burstEnd = Date.now();
     await Promise.all(posting);
     const offered = pool.length + httpCursor;
     encoded.clear();
-    const burstSeconds = (Date.now() - burstStart) / 1000;
+    const burstSeconds = (burstEnd - burstStart) / 1000;
     const afterBurst = await status(base);
     const overHttp = traffic.outcomes.filter((o) => o.at >= burstStart && o.status === 202).reduce((n, o) => n + o.events, 0);
     const offeredRate = offered / burstSeconds;
 
     // 3. Drain: until lag 0, bounded by 3x the time the sustainable rate needs for the whole burst.
     const drainBound = (3 * offered) / sustainable + 20;
-    const drainStart = Date.now();
     await caughtUp(base, drainBound * 1000);
-    const drainSeconds = (Date.now() - drainStart) / 1000;
+    const drainSeconds = (Date.now() - burstEnd) / 1000;
     // What the processors sustained through this burst: all its events, from its start to lag 0.
     const sustained = offered / (burstSeconds + drainSeconds);
     const peakRss = darkroom.peakRss();

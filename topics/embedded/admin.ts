@@ -1,7 +1,7 @@
 // Topic creation and the offset bookkeeping that tools read (committed, end and start offsets).
 import type { TopicPartitionOffset, TopicSpec } from '../types.ts';
 import { EmbeddedLogError } from './errors.ts';
-import { partitionState, type LogStore, type StoredTopic, type TopicDirectory } from './store.ts';
+import { durable, partitionState, type LogStore, type StoredTopic, type TopicDirectory } from './store.ts';
 
 function validateSpec(spec: TopicSpec): void {
   const where = `topic spec ${JSON.stringify(spec?.name)}`;
@@ -44,6 +44,7 @@ export async function ensureTopics(store: LogStore, directory: TopicDirectory, s
       }
     }
   });
+  await durable(store);
   directory.forget();
 }
 
@@ -74,6 +75,7 @@ export async function commitOffsets(store: LogStore, groupId: string, offsets: T
   await store.groupOffsets.transaction(() => {
     for (const { topic, partition, offset } of offsets) store.groupOffsets.putSync([groupId, topic, partition], offset);
   });
+  await durable(store);
 }
 
 export function partitionsOf(topic: StoredTopic): number[] {

@@ -1,12 +1,12 @@
 // Appending a produce call: one LMDB write transaction per call (lmdb-js folds the transactions of one
 // event turn into a single commit), offsets read and advanced inside it, so concurrent producers, in
-// this process or another, get monotonic gap-free offsets. The commit fsyncs before the promise
-// resolves (see store.ts), which is what lets `produce` promise durability.
+// this process or another, get monotonic gap-free offsets. The promise resolves once the commit is
+// fsynced (see store.ts), which is what lets `produce` promise durability.
 import type { ProduceRecord, TopicPartitionOffset } from '../types.ts';
 import { partitionFor } from '../partitioner.ts';
 import { EmbeddedLogError } from './errors.ts';
 import { batchKey, encodeBatch, MAX_BATCH_RECORDS, type EncodableRecord } from './record-format.ts';
-import { partitionState, type LogStore, type PartitionState, type StoredTopic } from './store.ts';
+import { durable, partitionState, type LogStore, type PartitionState, type StoredTopic } from './store.ts';
 
 export interface AppendResult {
   /** One per record, in the order given. */
@@ -62,6 +62,7 @@ export class Appender {
       for (const [partition, state] of states) this.store.partitions.putSync([id, partition], state);
       return { states, bases };
     });
+    await durable(this.store);
     // Records of a partition got consecutive offsets from its base, in the order given.
     const offsets = partitionOf.map((partition) => {
       const offset = bases.get(partition)!;
