@@ -397,8 +397,9 @@ export interface LiveViews {
  */
 export async function startLiveViews(options: LiveViewsOptions): Promise<LiveViews> {
   const { views, backend, topology } = options;
-  const startViews = (generation: string, groupPrefix: string, only: string[]) =>
-    options.startViews(generation, groupPrefix, only, LIVE_BATCHING[views.kind]);
+  // Live pipelines batch as LIVE_BATCHING says; a rebuild passes its own (REBUILD_BATCHING).
+  const startViews: StartViews = (generation, groupPrefix, only, batching = LIVE_BATCHING[views.kind]) =>
+    options.startViews(generation, groupPrefix, only, batching);
   const log = options.log ?? (() => {});
   const pollMs = options.pollMs ?? 1000;
   const slack = options.catchUpSlack ?? 100;

@@ -13,18 +13,25 @@ import { viewSink } from '../../sinks/view-store.ts';
 import { feedKey } from '../../processors/feed-fanout/keys.ts';
 import { statsKey } from '../../processors/engagement-counters/keys.ts';
 import {
-  compareGenerations, replayStandalone, startLiveViews, verifyAgainstRebuild, ReplayRefused, type LiveViews, type StartViews,
+  compareGenerations, replayStandalone, startLiveViews, verifyAgainstRebuild, ReplayRefused, LIVE_BATCHING, REBUILD_BATCHING,
+  type Batching, type LiveViews, type StartViews,
 } from '../../processors/replay.ts';
 import { pipelineStatus } from '../../serving/status.ts';
 
 const USERS = 300;
 const TOPOLOGY = { partitions: 4, celebrityFollowers: 100_000, feedLength: 800, trendingHalfLifeMinutes: 60 };
 
-function startViewsFor(platform: TestPlatform, topology: Topology = platform.topology): StartViews {
-  return (generation, groupPrefix, only) => startPipeline({
-    backend: platform.backend, codec: platform.codec, topology, groupPrefix, lingerMs: 10, only,
-    sinkFor: (name) => viewSink(platform.views, generation, name),
-  });
+/** The batching each pipeline was asked for, by group prefix (the tests themselves run small batches). */
+type Asked = Array<{ groupPrefix: string; batching: Batching | undefined }>;
+
+function startViewsFor(platform: TestPlatform, topology: Topology = platform.topology, asked?: Asked): StartViews {
+  return (generation, groupPrefix, only, batching) => {
+    asked?.push({ groupPrefix, batching });
+    return startPipeline({
+      backend: platform.backend, codec: platform.codec, topology, groupPrefix, lingerMs: 10, only,
+      sinkFor: (name) => viewSink(platform.views, generation, name),
+    });
+  };
 }
 
 type Simulation = ReturnType<typeof createSimulation>;
@@ -67,12 +74,13 @@ function replaySuite(mode: EngineMode): void {
   let platform: TestPlatform;
   let live: LiveViews;
   let simulation: Simulation;
+  const asked: Asked = [];
 
   beforeAll(async () => {
     data = tempDataDir('darkroom-replay-');
     platform = await startTestPlatform({ mode, dataDir: data.dir, topology: TOPOLOGY, startProcessors: false });
     simulation = await produce(platform, 6_000);
-    live = await startLiveViews({ views: platform.views, backend: platform.backend, topology: platform.topology, startViews: startViewsFor(platform), pollMs: 300 });
+    live = await startLiveViews({ views: platform.views, backend: platform.backend, topology: platform.topology, startViews: startViewsFor(platform, platform.topology, asked), pollMs: 300 });
     await caughtUp(platform, live);
   });
 
@@ -96,6 +104,10 @@ function replaySuite(mode: EngineMode): void {
     expect(unexplained(mode, diff.differences)).toEqual([]);
     await platform.views.dropGeneration(before);
     expect(await platform.views.generations()).not.toContain(before);
+    // The rebuild ran with the rebuild's batching, the live pipelines with the live one.
+    const kind = platform.views.kind;
+    expect(asked.filter((a) => a.groupPrefix.startsWith('darkroom-replay-')).map((a) => a.batching)).toEqual([REBUILD_BATCHING[kind]]);
+    expect(asked.filter((a) => !a.groupPrefix.startsWith('darkroom-replay-')).every((a) => a.batching === LIVE_BATCHING[kind])).toBe(true);
   });
 
   it('replay under continuous ingest loses nothing and counts nothing twice; reads never fail during the switch', async () => {
