@@ -2,7 +2,7 @@
 //
 //   npx tsx bench/replay-throughput.ts [--mode embedded|kafka-redis] [--events N] [--users U]
 //       [--workers W] [--partitions P] [--read-concurrency C] [--max-batch-effects N] [--linger-ms MS]
-//       [--cpu-profile FILE] [--snapshot]
+//       [--cpu-profile FILE] [--snapshot] [--first-build-as-rebuild]
 //
 // 1. Fill: the simulator's world and N stream events are encoded here (serde.encodeSync) and
 //    produced straight to the backend in large per-topic batches, several in flight: the bench
@@ -19,7 +19,8 @@
 // 4. With --snapshot: `snapshot create` of the new generation (a copy inside the store) and a replay
 //    from that snapshot, timed.
 // --max-batch-effects / --linger-ms override the rebuild's batching (processors/replay.ts
-// REBUILD_BATCHING); the first build keeps the runtime defaults. Analytics is not part of a replay (rows are facts), so it does not run here.
+// REBUILD_BATCHING); the first build keeps the live batching (as `darkroom start` does on an empty store),
+// or with --first-build-as-rebuild the rebuild's, which only makes the setup of a large run shorter. Analytics is not part of a replay (rows are facts), so it does not run here.
 import { parseArgs } from 'node:util';
 import { createSimulation } from '../simulator/index.ts';
 import type { ProduceRecord } from '../topics/types.ts';
@@ -44,6 +45,7 @@ const { values } = parseArgs({
     'cpu-profile': { type: 'string' },
     /** After the replay, also time `snapshot create` of the new generation and a replay from it. */
     snapshot: { type: 'boolean', default: false },
+    'first-build-as-rebuild': { type: 'boolean', default: false },
     brokers: { type: 'string', default: '127.0.0.1:19092' },
     redis: { type: 'string', default: 'redis://127.0.0.1:16379' },
   },
@@ -78,7 +80,7 @@ const { backend, codec, views, topology, dataDir, serde } = platform;
  */
 const defined = Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined));
 const startViews: StartViews = (generation, groupPrefix, only, asked) => {
-  const batching = groupPrefix !== 'darkroom' ? { ...asked, ...defined } : {};
+  const batching = groupPrefix !== 'darkroom' ? { ...asked, ...defined } : values['first-build-as-rebuild'] ? REBUILD_BATCHING[views.kind] : {};
   return startPipeline({
     backend, codec, topology, groupPrefix, only, sinkFor: (name) => viewSink(views, generation, name),
     workers, ...batching,
