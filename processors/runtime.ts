@@ -280,7 +280,9 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
 
   async function onRevoked(partitions: TopicPartition[]): Promise<void> {
     await flush();
-    await commitGroupOffsets(); // the partitions' next owner starts from the sink's offsets anyway
+    // Not awaited: bookkeeping (the partitions' next owner starts from the sink's offsets), and on
+    // Kafka a commit while the consumer leaves goes through the admin client and may take seconds.
+    void commitGroupOffsets();
     for (const { topic, partition } of partitions) {
       progress.offsets.delete(tpKey(topic, partition));
       tasks.delete(partition);
@@ -527,7 +529,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
       clearInterval(timer);
       await consumer?.stop();
       await flush();
-      await commitGroupOffsets();
+      void commitGroupOffsets(); // not awaited, as in onRevoked
     },
   };
 }
