@@ -76,7 +76,8 @@ const platform = await openBenchPlatform({ mode, partitions, workers, kafkaBroke
 const { backend, codec, views, topology, dataDir, serde } = platform;
 /**
  * As in `darkroom start`: rebuilds get the batching replay asks for (REBUILD_BATCHING), overridden by
- * --max-batch-effects / --linger-ms; the first build (groups "darkroom") keeps the runtime defaults.
+ * --max-batch-effects / --linger-ms; the first build (groups "darkroom") keeps the live batching, or
+ * takes the rebuild's with --first-build-as-rebuild.
  */
 const defined = Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined));
 const startViews: StartViews = (generation, groupPrefix, only, asked) => {

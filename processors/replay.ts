@@ -69,8 +69,8 @@ export const LIVE_BATCHING: Record<ViewStore['kind'], Batching> = {
 
 /**
  * Batching of a rebuild. A rebuild starts millions of records behind, so it is throughput-bound
- * from start to end: bench/replay-throughput.ts (1.19M source events, 20k users) rebuilt at ~33k
- * source events/s with 100k effects per batch and ~68-74k with 1.5M, where a feed is decoded and
+ * from start to end: bench/replay-throughput.ts (1.19M source events, 20k users) rebuilt at ~20k
+ * source events/s with the live 50k effects per batch and 62k with 1.5M, where a feed is decoded and
  * written about once per batch whatever number of posts enter it. Memory is bounded by the cap. The
  * rebuilt pipeline goes on as the live one after the switch, where the linger keeps batches small.
  * Redis keeps the runtime's cap for the reason above: serving reads the old generation meanwhile.

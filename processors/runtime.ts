@@ -122,8 +122,8 @@ const MAX_SINK_BACKOFF_MS = 5_000;
 /**
  * Consumer-group offsets are bookkeeping (a processor resumes from the offsets its sink holds, and
  * lag is read from the sink too), so they are committed at most this often instead of after every
- * batch: on the embedded log each commit is an fsync'd write transaction that producers of the same
- * log wait behind, and nine processors committing every 20 ms batch kept the log's writer busy.
+ * batch: on the embedded log each commit is a durable write transaction on the log's one writer,
+ * which producers of the same log share, and nine processors committing every 20 ms batch kept it busy.
  */
 const GROUP_COMMIT_MS = 1_000;
 
@@ -173,19 +173,23 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
   const uncommitted = new Map<string, TopicPartitionOffset>();
   let commitTimer: ReturnType<typeof setTimeout> | undefined;
 
-  function commitGroupOffsets(): Promise<void> {
+  /**
+   * Never awaited: bookkeeping (a partition's next owner starts from the sink's offsets), and on Kafka
+   * a commit while the consumer leaves goes through the admin client and may take seconds.
+   */
+  function commitGroupOffsets(): void {
     clearTimeout(commitTimer);
     commitTimer = undefined;
-    if (uncommitted.size === 0 || !consumer) return Promise.resolve();
+    if (uncommitted.size === 0 || !consumer) return;
     const offsets = [...uncommitted.values()];
     uncommitted.clear();
-    return consumer.commit(offsets).catch((e) => log(`${processor.name}: commit failed: ${(e as Error).message}`));
+    consumer.commit(offsets).catch((e) => log(`${processor.name}: commit failed: ${(e as Error).message}`));
   }
 
   function commitLater(offsets: TopicPartitionOffset[]): void {
     for (const o of offsets) uncommitted.set(tpKey(o.topic, o.partition), o);
     if (commitTimer) return;
-    commitTimer = setTimeout(() => void commitGroupOffsets(), GROUP_COMMIT_MS);
+    commitTimer = setTimeout(commitGroupOffsets, GROUP_COMMIT_MS);
     commitTimer.unref?.();
   }
 
@@ -280,9 +284,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
 
   async function onRevoked(partitions: TopicPartition[]): Promise<void> {
     await flush();
-    // Not awaited: bookkeeping (the partitions' next owner starts from the sink's offsets), and on
-    // Kafka a commit while the consumer leaves goes through the admin client and may take seconds.
-    void commitGroupOffsets();
+    commitGroupOffsets();
     for (const { topic, partition } of partitions) {
       progress.offsets.delete(tpKey(topic, partition));
       tasks.delete(partition);
@@ -529,7 +531,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
       clearInterval(timer);
       await consumer?.stop();
       await flush();
-      void commitGroupOffsets(); // not awaited, as in onRevoked
+      commitGroupOffsets();
     },
   };
 }
