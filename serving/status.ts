@@ -18,25 +18,29 @@ export interface ProcessorStatus {
 /**
  * lag = events on the topics that are not yet in every view: for each processor, the end offsets
  * of its inputs minus the offsets its sink holds. lag 0 means every view reflects every accepted event.
+ *
+ * Every sink's offsets are read before any end offset. A forwarder writes its internal records before
+ * its sink takes its offsets, so an internal topic's end read afterwards includes whatever the
+ * forwarders had forwarded when their offsets were read. Read the other way round (a processor's
+ * offsets, then its topics' ends, one processor after the other) a forwarder could flush between
+ * its consumer's turn and its own and both would show lag 0 while the consumer lacked the records
+ * just forwarded: a "caught up" that was not (seen after a rebuild, which lists the rebuilt
+ * consumers before the forwarders).
  */
 export async function pipelineStatus(backend: TopicBackend, processors: ProcessorStatusSource[]) {
+  const held = await Promise.all(processors.map(async (p) => new Map((await p.offsets()).map((o) => [`${o.topic}:${o.partition}`, o.offset]))));
   const ends = new Map<string, TopicPartitionOffset[]>();
-  const endsOf = async (topic: string) => {
-    let e = ends.get(topic);
-    if (!e) ends.set(topic, (e = await backend.endOffsets(topic)));
-    return e;
-  };
+  for (const topic of new Set(processors.flatMap((p) => p.inputs))) ends.set(topic, await backend.endOffsets(topic));
   const result: Record<string, ProcessorStatus> = {};
   let total = 0;
-  for (const p of processors) {
-    const held = new Map((await p.offsets()).map((o) => [`${o.topic}:${o.partition}`, o.offset]));
+  processors.forEach((p, i) => {
     let lag = 0;
     for (const topic of p.inputs) {
-      for (const end of await endsOf(topic)) lag += Math.max(0, end.offset - (held.get(`${topic}:${end.partition}`) ?? 0));
+      for (const end of ends.get(topic)!) lag += Math.max(0, end.offset - (held[i].get(`${topic}:${end.partition}`) ?? 0));
     }
     total += lag;
     result[p.name] = { lag, ...p.details?.() };
-  }
+  });
   return { lag: total, processors: result };
 }
 
