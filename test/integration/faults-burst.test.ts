@@ -10,6 +10,7 @@
 // processor took the previous one (runtime.ts: eachBatch waits while an input is > 5,000 records ahead).
 // Without that, the child would read the whole backlog (1M+ events, 2.4M processor-records) into its
 // queues; the anonymous-RSS bound is set from the measured peak, which did not grow with the backlog.
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import path from 'node:path';
@@ -104,9 +105,10 @@ describe('fault: a burst 10x the sustainable rate', () => {
   };
   afterAll(cleanUp);
 
-  // One retry: the rate the producers can offer on this box depends on the disk and on what ran before
-  // (433-506k events/s alone, 315k once in a full CI run); every check runs again on the second try.
-  it('backpressure holds, peak RSS bounded, lag drains, views exact', { timeout: 240_000, retry: 1 }, async () => {
+  // Two retries: the ratio is one noisy rate over another on 2 shared cores, and what the producers can
+  // offer depends on the disk and on what ran before (433-723k events/s; in fresh-clone CI runs the
+  // first attempt offered 9.0x once and its retry 12.1x). Every check runs again on each attempt.
+  it('backpressure holds, peak RSS bounded, lag drains, views exact', { timeout: 240_000, retry: 2 }, async () => {
     await cleanUp();
     const attempt = (root = tempDataDir('darkroom-faults-burst-'));
     const dataDir = path.join(attempt.dir, 'darkroom');
@@ -188,6 +190,9 @@ describe('fault: a burst 10x the sustainable rate', () => {
         await sleep(250);
       }
     })();
+    // Earlier tests leave dirty pages that the kernel writes back whenever: flushed now, so the
+    // producer's fsyncs during the burst wait for its own writes only.
+    execFileSync('sync');
     reniceProcess(darkroom.pid, CHILD_NICE_DURING_BURST);
     const burstStart = Date.now();
     const posting = Array.from({ length: HTTP_CLIENTS }, async () => {
