@@ -1,5 +1,6 @@
 // A consumer-group member on Kafka. kafkajs owns membership, fetching and heartbeats; this class adds
 // what the topic backend promises on top:
+//   - every input's partition p goes to the same member (co-partitioned-assigner.ts);
 //   - onAssigned runs on every (re)assignment before any record of it is delivered, and the offsets
 //     it returns are seeked to (a processor resumes from what its sink holds, not from commits);
 //   - batches of at most maxBatchRecords, one at a time per partition (the await is the backpressure),
@@ -13,6 +14,7 @@ import type {
 import type { KafkaTopicAdmin } from './admin.ts';
 import { KafkaBackendError, translateKafkaError } from './errors.ts';
 import { checkConsumerOptions } from '../consumer-options.ts';
+import { coPartitionedAssigner } from './co-partitioned-assigner.ts';
 
 const MAX_BACKOFF_MS = 5_000;
 
@@ -53,6 +55,10 @@ export class KafkaGroupConsumer implements Consumer {
   private idle: (() => void) | undefined;
   private stopping: Promise<void> | undefined;
   private revoke: RunOptions['onRevoked'];
+  /** Commits in flight through the membership: a stopping member waits for them before it leaves. */
+  private readonly commits = new Set<Promise<unknown>>();
+  /** Set once this member starts leaving the group; commits through it are no longer possible. */
+  private leaving = false;
   private readonly maxBatch: number;
 
   constructor(private readonly host: Host, private readonly options: ConsumerOptions) {
@@ -71,6 +77,7 @@ export class KafkaGroupConsumer implements Consumer {
       maxWaitTimeInMs: tuning.maxWaitMs,
       sessionTimeout: tuning.sessionTimeoutMs,
       heartbeatInterval: tuning.heartbeatIntervalMs,
+      partitionAssigners: [coPartitionedAssigner],
     });
     this.kafkajs = consumer;
 
@@ -197,16 +204,27 @@ export class KafkaGroupConsumer implements Consumer {
     }
   }
 
+  /**
+   * Through this member's own group membership while it has one (also while it stops, before it
+   * leaves). A consumer that never ran commits as an idle group (tools, tests). One that has left
+   * refuses: committing then means briefly joining the group (kafkajs admin.setOffsets), as a member
+   * that would take partitions from the processor replacing this one.
+   */
   async commit(offsets: TopicPartitionOffset[]): Promise<void> {
     if (offsets.length === 0) return;
-    if (this.state === 'running' && this.kafkajs) {
+    if (this.kafkajs && (this.state === 'running' || (this.state === 'stopping' && !this.leaving))) {
+      const commit = this.kafkajs.commitOffsets(offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset: String(offset) })));
+      this.commits.add(commit);
       try {
-        await this.kafkajs.commitOffsets(offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset: String(offset) })));
+        await commit;
       } catch (error) {
         throw translateKafkaError(error, this.host.brokers, `commit offsets of group "${this.options.groupId}"`);
+      } finally {
+        this.commits.delete(commit);
       }
       return;
     }
+    if (this.kafkajs) throw new KafkaBackendError(`consumer of group "${this.options.groupId}" has left the group; its offsets are committed before it leaves`);
     await this.host.admin.commitAsIdleGroup(this.options.groupId, offsets);
   }
 
@@ -224,7 +242,11 @@ export class KafkaGroupConsumer implements Consumer {
     }
   }
 
-  /** Resolves once every in-flight eachBatch has finished, onRevoked has run and the group is left. */
+  /**
+   * Resolves once every in-flight eachBatch has finished, onRevoked has run and the group is left.
+   * onRevoked runs while this member still belongs to the group, so the owner's last offsets are
+   * committed through the membership before it leaves, not by joining the group again afterwards.
+   */
   stop(): Promise<void> {
     if (this.stopping) return this.stopping;
     const wasRunning = this.state === 'running';
@@ -232,11 +254,18 @@ export class KafkaGroupConsumer implements Consumer {
     this.stopping = (async () => {
       const handlersDone = this.inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => { this.idle = resolve; });
       try {
+        if (wasRunning && this.kafkajs) {
+          // No more fetches meanwhile (deliver would hand nothing on anyway); throws while kafkajs restarts.
+          try { this.kafkajs.pause(this.options.topics.map((topic) => ({ topic }))); } catch { /* nothing to pause */ }
+          await handlersDone;
+          await this.assignmentReady;
+          if (this.assigned.length > 0) await this.revoke?.(this.assigned);
+          await Promise.allSettled([...this.commits]);
+        }
+        this.leaving = true;
         await this.kafkajs?.stop();
-        await handlersDone;
-        await this.assignmentReady;
-        if (wasRunning && this.assigned.length > 0) await this.revoke?.(this.assigned);
       } finally {
+        this.leaving = true;
         await this.kafkajs?.disconnect().catch(() => undefined);
         this.state = 'stopped';
         this.host.released(this);
