@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-/** A fresh data directory per test file, removed afterwards. */
-export function tempDataDir(prefix = 'darkroom-test-'): { dir: string; remove(): void } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+/** A fresh data directory per test file, removed afterwards; under `parent` when given, else the OS temp dir. */
+export function tempDataDir(prefix = 'darkroom-test-', parent = os.tmpdir()): { dir: string; remove(): void } {
+  const dir = mkdtempSync(path.join(parent, prefix));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

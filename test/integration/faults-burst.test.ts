@@ -11,8 +11,8 @@
 // Without that, the child would read the whole backlog (1M+ events, 2.4M processor-records) into its
 // queues; the anonymous-RSS bound is set from the measured peak, which did not grow with the backlog.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { setPriority } from 'node:os';
+import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
+import os, { setPriority } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DarkroomEvent } from '../../schemas/events.ts';
@@ -70,6 +70,22 @@ const MB = 2 ** 20;
  */
 const CHILD_NICE_DURING_BURST = 15;
 
+/**
+ * Where the attempt keeps its data: in memory (tmpfs) where the machine has one. The producing service
+ * stands for other machines; on this VM's disk the log appended 480k records/s one hour and 1.01M on
+ * tmpfs the same hour (bench/log-throughput.ts; 800k on disk another day), and the burst then offered
+ * 4.8-7.9x instead of 10x. The child's processors read and write the same tmpfs, so the rate they
+ * sustain is measured on the same medium. Durability on disk is checked by the crash and durability tests.
+ */
+function burstDataParent(): string {
+  try {
+    accessSync('/dev/shm', constants.W_OK);
+    return '/dev/shm';
+  } catch {
+    return os.tmpdir();
+  }
+}
+
 /** Linux nice is per thread: every thread of the process (main, workers, LMDB, chDB) gets it. */
 function reniceProcess(pid: number, nice: number): void {
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
@@ -105,12 +121,13 @@ describe('fault: a burst 10x the sustainable rate', () => {
   };
   afterAll(cleanUp);
 
-  // Two retries: the ratio is one noisy rate over another on 2 shared cores, and what the producers can
-  // offer depends on the disk and on what ran before (433-723k events/s; in fresh-clone CI runs the
-  // first attempt offered 9.0x once and its retry 12.1x). Every check runs again on each attempt.
-  it('backpressure holds, peak RSS bounded, lag drains, views exact', { timeout: 240_000, retry: 2 }, async () => {
+  // Three retries: the ratio is one noisy rate over another on 2 shared cores, and what the producers can
+  // offer depends on what ran before (433-723k events/s; in fresh-clone CI runs the first attempt offered
+  // 9.0x once and its retry 12.1x; on tmpfs first attempts offered 7.2-9.8x and their retries
+  // 10.3-13.8x). Every check runs again on each attempt.
+  it('backpressure holds, peak RSS bounded, lag drains, views exact', { timeout: 240_000, retry: 3 }, async () => {
     await cleanUp();
-    const attempt = (root = tempDataDir('darkroom-faults-burst-'));
+    const attempt = (root = tempDataDir('darkroom-faults-burst-', burstDataParent()));
     const dataDir = path.join(attempt.dir, 'darkroom');
     darkroom = await spawnDarkroom({ dataDir, env: { DARKROOM_PARTITIONS: String(PARTITIONS), DARKROOM_ADMIN_TOKEN: ADMIN } });
     await darkroom.ready();
@@ -191,7 +208,7 @@ describe('fault: a burst 10x the sustainable rate', () => {
       }
     })();
     // Earlier tests leave dirty pages that the kernel writes back whenever: flushed now, so the
-    // producer's fsyncs during the burst wait for its own writes only.
+    // producer's fsyncs during the burst wait for its own writes only (where the data is on disk).
     execFileSync('sync');
     reniceProcess(darkroom.pid, CHILD_NICE_DURING_BURST);
     const burstStart = Date.now();
