@@ -6,7 +6,7 @@
 // folded half of the partition's events.
 import { AssignerProtocol, type PartitionAssigner } from 'kafkajs';
 
-export const CO_PARTITIONED_ASSIGNER_NAME = 'DarkroomCoPartitioned';
+const CO_PARTITIONED_ASSIGNER_NAME = 'DarkroomCoPartitioned';
 
 interface Member {
   memberId: string;
