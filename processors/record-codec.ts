@@ -8,13 +8,12 @@ import { DecodeError, SchemaNotLoadedError } from '../schemas/errors.ts';
 import { HEADER_BYTES, MAGIC_BYTE, readSchemaId, type Serde } from '../schemas/serde.ts';
 import { TOPICS } from '../schemas/events.ts';
 import type { TopicRecord } from '../topics/types.ts';
-import type { Source } from './processor.ts';
-import { DecodeFailure, type RecordCodec } from './runtime.ts';
+import { DecodeFailure, type Origin, type RecordCodec } from './runtime.ts';
 
 const INTERNAL_SCHEMA = readFileSync(new URL('../schemas/avro/internal_record.avsc', import.meta.url), 'utf8');
 const internalType = avro.Type.forSchema(JSON.parse(INTERNAL_SCHEMA));
 
-interface InternalRecord { source_topic: string; source_partition: number; source_offset: number; payload: string }
+interface InternalRecord { source_topic: string; source_partition: number; source_offset: number; source_index: number; payload: string }
 
 /**
  * Decoded records shared between the processors of this process. Up to five processors read the same
@@ -92,18 +91,30 @@ export async function createRecordCodec(options: {
   for (const topic of internal) {
     ids.set(topic, await registry.register(`${topic}-value`, { schemaType: 'AVRO', schema: INTERNAL_SCHEMA }, false));
   }
-  const knownIds = new Set(ids.values());
+  // Records written under earlier versions of the internal schema (before source_index) are read
+  // through a resolver, so topics written by an older darkroom still replay.
+  const readers = new Map<number, avro.Resolver | undefined>();
+  for (const topic of internal) {
+    const subject = `${topic}-value`;
+    for (const version of await registry.getAllVersions(subject)) {
+      const meta = await registry.getSchemaMetadata(subject, version, false);
+      if (meta.id === undefined || meta.id === ids.get(topic) || readers.has(meta.id)) continue;
+      readers.set(meta.id, internalType.createResolver(avro.Type.forSchema(JSON.parse(meta.schema!))));
+    }
+  }
+  for (const id of ids.values()) readers.set(id, undefined);
   const ringSize = options.decodeRingSize ?? DECODE_RING_SIZE;
   const cache = ringSize > 0 ? new DecodedCache(ringSize) : undefined;
 
   function decodeInternal(value: Buffer): Record<string, unknown> {
     const id = readSchemaId(value);
-    if (!knownIds.has(id)) throw new DecodeFailure(`unknown-schema-id: ${id} is not the internal record schema`);
+    if (!readers.has(id)) throw new DecodeFailure(`unknown-schema-id: ${id} is not the internal record schema`);
     let record: InternalRecord;
     try {
-      record = internalType.fromBuffer(value.subarray(HEADER_BYTES)) as InternalRecord;
+      record = internalType.fromBuffer(value.subarray(HEADER_BYTES), readers.get(id)) as InternalRecord;
       const payload = JSON.parse(record.payload) as Record<string, unknown>;
-      payload[ORIGIN] = { topic: record.source_topic, partition: record.source_partition, offset: record.source_offset };
+      const origin: Origin = { topic: record.source_topic, partition: record.source_partition, offset: record.source_offset, index: record.source_index };
+      payload[ORIGIN] = origin;
       return payload;
     } catch (error) {
       throw new DecodeFailure(`invalid-body: ${(error as Error).message}`);
@@ -137,14 +148,14 @@ export async function createRecordCodec(options: {
       }
     },
     sourceOf(decoded) {
-      return (decoded as Record<string, unknown> | null)?.[ORIGIN] as Source | undefined;
+      return (decoded as Record<string, unknown> | null)?.[ORIGIN] as Origin | undefined;
     },
     encodeInternal(topic, value, source) {
       const id = ids.get(topic);
       if (id === undefined) throw new Error(`${topic} is not a declared internal topic`);
       const body = internalType.toBuffer({
         source_topic: source.topic, source_partition: source.partition, source_offset: source.offset,
-        payload: JSON.stringify(value),
+        source_index: source.index, payload: JSON.stringify(value),
       });
       const out = Buffer.allocUnsafe(HEADER_BYTES + body.length);
       out[0] = MAGIC_BYTE;

@@ -20,14 +20,20 @@ export class DecodeFailure extends Error {
   constructor(readonly reason: string) { super(reason); }
 }
 
+/**
+ * Where an internal record came from: its source record, and which of that record's internal records
+ * it is (a post with three tags writes three, possibly to one partition). Unique per source record.
+ */
+export interface Origin extends Source { index: number }
+
 /** Turns raw records into processor inputs and builds the records the runtime writes itself. */
 export interface RecordCodec {
   /** Decodes a source or internal record; throws DecodeFailure for bad input. Sync once warm. */
   decode(record: TopicRecord): unknown | Promise<unknown>;
-  /** Internal (repartition) records carry their source position so re-sent records are recognised. */
-  encodeInternal(topic: string, value: Record<string, unknown>, source: Source): Buffer | Promise<Buffer>;
+  /** Internal (repartition) records carry their origin so re-sent records are recognised. */
+  encodeInternal(topic: string, value: Record<string, unknown>, origin: Origin): Buffer | Promise<Buffer>;
   isInternal(topic: string): boolean;
-  sourceOf(decoded: unknown): Source | undefined;
+  sourceOf(decoded: unknown): Origin | undefined;
   encodeDeadLetter(record: TopicRecord, reason: string): Buffer | Promise<Buffer>;
   readonly deadLetterTopic: string;
 }
@@ -154,8 +160,8 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
   const log = options.log ?? (() => {});
 
   const states = new Map<number, S>();
-  /** Per target partition: highest source offset seen per source partition, to drop re-sent internal records. */
-  const internalSeen = new Map<string, number>();
+  /** Per target partition: the latest origin (offset, index) seen per source partition, to drop re-sent internal records. */
+  const internalSeen = new Map<string, { offset: number; index: number }>();
   const progress: ProcessorProgress = {
     name: processor.name, restoring: false, offsets: new Map(), eventsProcessed: 0, deadLetters: 0,
   };
@@ -311,8 +317,10 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
       const origin = codec.sourceOf(input);
       if (origin) {
         const key = `${record.partition}/${origin.topic}:${origin.partition}`;
-        if (origin.offset <= (internalSeen.get(key) ?? -1)) return undefined; // re-sent after a crash upstream
-        internalSeen.set(key, origin.offset);
+        const seen = internalSeen.get(key);
+        if (seen === undefined) internalSeen.set(key, { offset: origin.offset, index: origin.index });
+        else if (origin.offset < seen.offset || (origin.offset === seen.offset && origin.index <= seen.index)) return undefined; // re-sent after a crash upstream
+        else { seen.offset = origin.offset; seen.index = origin.index; }
       }
     }
     const source: Source = { topic: record.topic, partition: record.partition, offset: record.offset };
@@ -343,10 +351,10 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
   function encodeRepartitions(record: TopicRecord, effects: Effect[]): Array<[string, ProduceRecord]> | Promise<Array<[string, ProduceRecord]>> | undefined {
     let out: Array<[string, ProduceRecord]> | undefined;
     let async = false;
-    const source: Source = { topic: record.topic, partition: record.partition, offset: record.offset };
+    let index = 0;
     for (const effect of effects) {
       if (effect.kind !== 'repartition') continue;
-      const value = codec.encodeInternal(effect.topic, effect.value, source);
+      const value = codec.encodeInternal(effect.topic, effect.value, { topic: record.topic, partition: record.partition, offset: record.offset, index: index++ });
       if (value instanceof Promise) async = true;
       (out ??= []).push([effect.topic, { key: effect.key, value: value as Buffer, timestamp: record.timestamp }]);
     }
