@@ -133,6 +133,9 @@ const MAX_SINK_BACKOFF_MS = 5_000;
  */
 const GROUP_COMMIT_MS = 1_000;
 
+/** Nothing to write: no record consumed, no effect (a punctuation can come without records). */
+const isEmpty = (batch: PendingBatch): boolean => batch.records === 0 && batch.effects.length === 0;
+
 function emptyBatch(): PendingBatch {
   return { effects: [], offsets: new Map(), repartition: new Map(), deadLetters: [], records: 0, events: 0, startedAt: 0 };
 }
@@ -364,7 +367,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
 
   /** Adds one record's outcome and its offset to the pending batch (synchronously). */
   function take(queue: InputQueue, record: TopicRecord, outcome: Outcome, internal: Array<[string, ProduceRecord]> | undefined): void {
-    if (pending.records === 0) pending.startedAt = Date.now();
+    if (isEmpty(pending)) pending.startedAt = Date.now();
     pending.records++;
     pending.offsets.set(queue.key, { topic: record.topic, partition: record.partition, offset: record.offset + 1 });
     if (outcome === undefined) return;
@@ -438,7 +441,12 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
       if (processed > 0 && processor.punctuate && states.has(task.partition)) {
         const effects = processor.punctuate(states.get(task.partition)!);
         // While restoring, only the state change matters: the sink already holds what was published.
-        if (task.restoring === 0) for (const effect of effects) pending.effects.push(effect);
+        // The batch may have just been flushed (it was full): then these effects are a batch of their
+        // own, which the linger flushes like any other, not only once the next record comes.
+        if (task.restoring === 0 && effects.length) {
+          if (isEmpty(pending)) pending.startedAt = Date.now();
+          for (const effect of effects) pending.effects.push(effect);
+        }
       }
       if (processed > 0) { task.wakeUp?.(); task.wakeUp = undefined; }
     });
@@ -481,7 +489,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
     flushesQueued++;
     flushing = flushing.then(async () => {
       flushesQueued--;
-      if (pending.records === 0) return;
+      if (isEmpty(pending)) return;
       const batch = pending;
       pending = emptyBatch();
       const offsets = [...batch.offsets.values()];
@@ -517,7 +525,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
 
   const timer = setInterval(() => {
     // A flush already queued (e.g. a batch retrying against a sink that is down) will take these too.
-    if (flushesQueued === 0 && pending.records > 0 && Date.now() - pending.startedAt >= lingerMs) void flush();
+    if (flushesQueued === 0 && !isEmpty(pending) && Date.now() - pending.startedAt >= lingerMs) void flush();
   }, Math.max(5, Math.floor(lingerMs / 2)));
   timer.unref?.();
 

@@ -93,6 +93,29 @@ function orderSuite(open: () => Promise<TopicBackend>) {
       await backend.close();
     }
   }, 60_000);
+
+  it('applies a punctuation that follows a full batch without waiting for another record', async () => {
+    const backend = await open();
+    try {
+      const topic = 'punctuation-input';
+      await backend.ensureTopics([spec(topic), spec(textCodec.deadLetterTopic)]);
+      // Records alone produce nothing; the punctuation publishes how many there were (like trending).
+      const counter: Processor<{ count: number }, string> = {
+        name: 'punctuation-counter', inputs: [topic], init: () => ({ count: 0 }),
+        apply(state) { state.count++; return []; },
+        punctuate: (state) => [{ kind: 'hset', key: 'count', fields: { n: String(state.count) } }],
+      };
+      const sink = memorySink();
+      // A batch is full after 4 records: the 4th flushes it right before the punctuation.
+      const running = await startProcessor({ processor: counter, sink, stateful: true }, { backend, codec: textCodec, groupPrefix: 'punct', lingerMs: 5, maxBatchEffects: 4 });
+      await backend.produce(topic, ['1', '2', '3', '4'].map((v, i) => ({ key: 'k', value: Buffer.from(v), timestamp: 1_700_000_000_000 + i, partition: 0 })));
+      const published = () => sink.applied.map((e) => (e as { fields: Record<string, string> }).fields.n);
+      await eventually(async () => published().includes('4'), 10_000, 'the punctuation after the 4th record applied');
+      await running.stop();
+    } finally {
+      await backend.close();
+    }
+  }, 60_000);
 }
 
 describe('runtime input order (embedded log)', () => {
