@@ -24,6 +24,7 @@ import { createEmbeddedViewStore } from '../sinks/embedded/embedded-view-store.t
 import { createRedisViewStore } from '../sinks/redis/redis-view-store.ts';
 import { createAnalyticsStore, analyticsSink, type AnalyticsStore } from '../sinks/analytics/analytics-store.ts';
 import { pipelineStatus } from '../serving/status.ts';
+import { ANALYTICS_LINGER_MS } from '../cli/config.ts';
 
 export type BenchMode = 'embedded' | 'kafka-redis';
 
@@ -35,9 +36,11 @@ export interface BenchPlatformOptions {
   workers: number;
   kafkaBrokers: string;
   redisUrl: string;
-  /** Batching of every processor; when omitted, what `darkroom start` uses (LIVE_BATCHING for views, runtime defaults for analytics). */
+  /** Batching; when omitted, what `darkroom start` uses (LIVE_BATCHING for views, ANALYTICS_LINGER_MS for analytics). */
   maxBatchEffects?: number;
   lingerMs?: number;
+  /** The analytics processor's linger (default: what `darkroom start` uses, cli/config.ts); `lingerMs` is the view processors'. */
+  analyticsLingerMs?: number;
 }
 
 export interface BenchPlatform {
@@ -86,7 +89,7 @@ export async function openBenchPlatform(options: BenchPlatformOptions): Promise<
     dataDir, namespace, backend, producer: createEventProducer(backend, serde), serde, topology, codec, views, analytics,
     async startPipeline(observer) {
       // As `darkroom start` runs them: the view processors with the live batching of their store
-      // (processors/replay.ts LIVE_BATCHING), analytics beside them with the runtime's defaults.
+      // (processors/replay.ts LIVE_BATCHING), analytics beside them with its own linger.
       const live = LIVE_BATCHING[views.kind];
       const maxBatchEffects = options.maxBatchEffects ?? live.maxBatchEffects;
       const lingerMs = options.lingerMs ?? live.lingerMs;
@@ -102,7 +105,7 @@ export async function openBenchPlatform(options: BenchPlatformOptions): Promise<
         ...common,
         only: topology.nodes.filter((n) => n.sink === 'analytics').map((n) => n.processor.name),
         sinkFor: (name) => analyticsSink(analytics, name),
-        maxBatchEffects: options.maxBatchEffects, lingerMs: options.lingerMs,
+        maxBatchEffects: options.maxBatchEffects, lingerMs: options.analyticsLingerMs ?? ANALYTICS_LINGER_MS,
       });
       const both = [viewPipeline, analyticsPipeline];
       platform.pipeline = {

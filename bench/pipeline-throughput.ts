@@ -32,6 +32,7 @@ const { values } = parseArgs({
     'skip-latency': { type: 'boolean', default: false },
     'max-batch-effects': { type: 'string' },
     'linger-ms': { type: 'string' },
+    'analytics-linger-ms': { type: 'string' },
     /** Writes a V8 CPU profile of the throughput phase only (open it in Chrome DevTools). */
     'cpu-profile': { type: 'string' },
     /** A CPU profile of the latency phase (offered load, then until lag 0). */
@@ -261,6 +262,7 @@ async function sendTracked(platform: BenchPlatform, batch: DarkroomEvent[], sent
 const batching = {
   maxBatchEffects: values['max-batch-effects'] === undefined ? undefined : Number(values['max-batch-effects']),
   lingerMs: values['linger-ms'] === undefined ? undefined : Number(values['linger-ms']),
+  analyticsLingerMs: values['analytics-linger-ms'] === undefined ? undefined : Number(values['analytics-linger-ms']),
 };
 const platform = await openBenchPlatform({ mode, partitions, workers, kafkaBrokers: values.brokers!, redisUrl: values.redis!, ...batching });
 try {

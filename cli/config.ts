@@ -4,6 +4,18 @@ import path from 'node:path';
 
 export class ConfigError extends Error {}
 
+/**
+ * How long the analytics processor lingers before a batch (its rows go to ClickHouse for analysts,
+ * not to the views product APIs read). Every insert costs ClickHouse a new part and, in chDB here,
+ * ~80 ms of fixed work (sink times: 78-100 ms for ~1,000 rows, 145-160 ms for ~13,600), so ClickHouse
+ * asks for few large inserts. With the runtime's 20 ms linger, at 10k events/s the analytics
+ * processor spent its whole time in ~1,000-row inserts and took the CPU of the view processors. On
+ * bench/pipeline-throughput.ts (latency phase, embedded) 250 ms instead of 20 ms cut the p99 into the
+ * product views from 117-156 to 74-99 ms, and rows reach the analytics tables ~0.5 s after the event
+ * (p99) instead of ~0.3 s. 1 s was no better for the views (bench/RESULTS.md).
+ */
+export const ANALYTICS_LINGER_MS = 250;
+
 function int(name: string, fallback: number, min = 0): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -55,6 +67,8 @@ export interface Config {
   produceTimeoutMs: number;
   /** How often a running platform checks the generation pointer and its stored offsets (replay, recovery). */
   replayPollMs: number;
+  /** The analytics processor's linger: rows reach the analytics tables in batches this far apart. */
+  analyticsLingerMs: number;
 }
 
 export function loadConfig(): Config {
@@ -86,6 +100,7 @@ export function loadConfig(): Config {
     botFollowsPerHour: int('DARKROOM_BOT_FOLLOWS_PER_HOUR', 1_000, 1),
     workers: int('DARKROOM_WORKERS', 1, 1),
     replayPollMs: int('DARKROOM_REPLAY_POLL_MS', 1_000, 50),
+    analyticsLingerMs: int('DARKROOM_ANALYTICS_LINGER_MS', ANALYTICS_LINGER_MS, 1),
     produceTimeoutMs: int('DARKROOM_PRODUCE_TIMEOUT_MS', 10_000, 100),
   };
 }

@@ -76,6 +76,7 @@ export async function start(roles: Roles): Promise<void> {
       backend, codec, topology, observer: metrics.observer, log,
       only: topology.nodes.filter((n) => n.sink === 'analytics').map((n) => n.processor.name),
       sinkFor: (name) => analytics!.sink(name),
+      lingerMs: config.analyticsLingerMs,
     });
   } else {
     viewSources = topology.nodes.filter((n) => n.sink === 'views').map((node) => ({
