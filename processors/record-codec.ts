@@ -86,23 +86,22 @@ export async function createRecordCodec(options: {
   const { serde, registry } = options;
   const now = options.now ?? Date.now;
   const internal = new Set(options.internalTopics);
-  // One subject per internal topic (TopicNameStrategy): each holds one record type.
+  // One subject per internal topic (TopicNameStrategy): each holds one record type. Records written
+  // under its earlier versions (before source_index) are read through a resolver, so topics written
+  // by an older darkroom still replay.
   const ids = new Map<string, number>();
-  for (const topic of internal) {
-    ids.set(topic, await registry.register(`${topic}-value`, { schemaType: 'AVRO', schema: INTERNAL_SCHEMA }, false));
-  }
-  // Records written under earlier versions of the internal schema (before source_index) are read
-  // through a resolver, so topics written by an older darkroom still replay.
   const readers = new Map<number, avro.Resolver | undefined>();
   for (const topic of internal) {
     const subject = `${topic}-value`;
+    const id = await registry.register(subject, { schemaType: 'AVRO', schema: INTERNAL_SCHEMA }, false);
+    ids.set(topic, id);
+    readers.set(id, undefined);
     for (const version of await registry.getAllVersions(subject)) {
       const meta = await registry.getSchemaMetadata(subject, version, false);
-      if (meta.id === undefined || meta.id === ids.get(topic) || readers.has(meta.id)) continue;
+      if (meta.id === undefined || readers.has(meta.id)) continue;
       readers.set(meta.id, internalType.createResolver(avro.Type.forSchema(JSON.parse(meta.schema!))));
     }
   }
-  for (const id of ids.values()) readers.set(id, undefined);
   const ringSize = options.decodeRingSize ?? DECODE_RING_SIZE;
   const cache = ringSize > 0 ? new DecodedCache(ringSize) : undefined;
 
