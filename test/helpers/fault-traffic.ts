@@ -189,7 +189,7 @@ export type ComparableView = 'feeds' | 'timelines' | 'stats' | 'trending';
 export function comparable(snapshot: ViewsSnapshot, views: readonly ComparableView[] = ['feeds', 'timelines', 'stats', 'trending']) {
   const all = {
     feeds: snapshot.feeds, timelines: snapshot.timelines, stats: snapshot.stats,
-    trending: snapshot.trending.map((top) => top.map((e): { member: string; score: unknown } => ({ member: e.member, score: e.score }))),
+    trending: snapshot.trending,
   };
   return Object.fromEntries(views.map((view) => [view, all[view]])) as Partial<typeof all>;
 }
@@ -203,7 +203,7 @@ export function withinRounding(expected: ReturnType<typeof comparable>): ReturnT
   if (!expected.trending) return expected;
   return {
     ...expected,
-    trending: expected.trending.map((top) => top.map((e) => ({ member: e.member, score: expect.closeTo(e.score as number, 8) }))),
+    trending: expected.trending.map((top) => top.map((e) => ({ member: e.member, score: expect.closeTo(e.score, 8) }))),
   };
 }
 
