@@ -163,13 +163,21 @@ export async function snapshotOf(views: ViewStore, scope: SnapshotScope): Promis
 }
 
 /**
- * The reference: a fresh embedded pipeline in this process, fed exactly `events` in the order given,
- * run to lag 0. Same partition count as the darkroom under test, so trending's per-partition tops match.
+ * The reference: a fresh embedded pipeline in this process over a log holding exactly `events` (in the
+ * order given), run to lag 0. Same partition count as the darkroom under test, so trending's
+ * per-partition tops match.
+ *
+ * The whole log is written before the processors start. A stateful task then knows the end of every
+ * input at assignment and takes their records in event-time order (processors/runtime.ts nextQueue).
+ * Fed while running, a task could take a chunk's posts before the same chunk's profile changes
+ * reached it (the two topics become readable at different moments), and count posts of accounts that
+ * were private at the time: a reference that depended on timing, the trending differences seen in CI.
  */
 export async function referenceSnapshot(events: DarkroomEvent[], dir: string, scope: SnapshotScope): Promise<ViewsSnapshot & { analyticsEvents: number }> {
-  const platform = await startTestPlatform({ mode: 'embedded', dataDir: path.join(dir, 'reference'), topology: { partitions: scope.partitions } });
+  const platform = await startTestPlatform({ mode: 'embedded', dataDir: path.join(dir, 'reference'), startProcessors: false, topology: { partitions: scope.partitions } });
   try {
     for (let i = 0; i < events.length; i += 5_000) await platform.producer.send(events.slice(i, i + 5_000));
+    await platform.startProcessors();
     await platform.caughtUp(120_000);
     const snapshot = await snapshotViews(platform.views, platform.generation, platform.analytics, scope);
     return { ...snapshot, analyticsEvents: snapshot.analyticsRows };
