@@ -83,11 +83,10 @@ describe('fault: SIGKILL of darkroom start', () => {
     const actual = await snapshotOf(views, scope).finally(() => views.close());
     const expected = await referenceSnapshot(traffic.expectedEvents(check.landedRefused), root.dir, scope);
     expect(Object.keys(expected.feeds).length).toBeGreaterThan(USERS / 2);
-    // Trending is left out here: its second stage reads an internal topic into which every partition of
-    // the first stage writes as it goes, so the order of uses depends on timing (restarts, re-sends),
-    // and its velocity against a baseline is order-sensitive (seen once in three CI runs). Trending after
-    // SIGKILL is compared exactly in the crash test, which writes the log before processing it.
-    const compared = ['feeds', 'timelines', 'stats'] as const;
-    expect(comparable(actual, compared)).toEqual(withinRounding(comparable(expected, compared)));
+    // Trending too: it was left out after one CI failure, blamed on the order of uses in its internal
+    // topic. The same picture in faults-redis turned out to be the reference's (it was fed while its
+    // processors ran, see referenceSnapshot); re-sent internal records are dropped by their source
+    // position, and the scorer restores in the order it first processed.
+    expect(comparable(actual)).toEqual(withinRounding(comparable(expected)));
   });
 });
