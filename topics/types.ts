@@ -83,6 +83,11 @@ export interface Consumer {
   /** Restart every assigned partition of the topic (all subscribed topics if omitted) from offset 0. */
   seekToBeginning(topic?: string): Promise<void>;
   stop(): Promise<void>;
+  /**
+   * The end of an assigned partition as a reader sees it now, without I/O (the embedded log: one
+   * local read); absent where it would cost a round trip (Kafka).
+   */
+  endOffsetNow?(topic: string, partition: number): number | undefined;
 }
 
 export interface TopicBackend {

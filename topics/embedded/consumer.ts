@@ -76,6 +76,11 @@ export class EmbeddedConsumer implements Consumer {
     this.loops = this.assignments.map((assignment) => this.drive(assignment, eachBatch));
   }
 
+  endOffsetNow(topic: string, partition: number): number | undefined {
+    const assignment = this.assignments?.find((a) => a.partition === partition && a.topic.spec.name === topic);
+    return assignment && partitionState(this.host.store, assignment.topic.id, partition).next;
+  }
+
   commit(offsets: TopicPartitionOffset[]): Promise<void> {
     return commitOffsets(this.host.store, this.options.groupId, offsets);
   }
