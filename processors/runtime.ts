@@ -424,16 +424,15 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
    * the loop of another input that was awake picked up the same commit first (one ingest request
    * writes a user's profile change and their post together). Taking the post now would put it before
    * the earlier profile change, so a stateful task asks where the input ends now, once per drain,
-   * where the backend can say without a round trip (the embedded log). Measured before this check on
-   * the embedded log with a busy posts input: 152 and 158 trending uses counted where 150 posts were
-   * public, the others by accounts that had just gone private.
+   * where the backend can say without a round trip (the embedded log). Without this check trending
+   * counted posts of accounts that had just gone private (test/integration/live-event-order.test.ts).
    */
   function grewUnseen(task: Task, queue: InputQueue): boolean {
     if (queue.peekedIn === task.drains || !consumer?.endOffsetNow) return false;
     queue.peekedIn = task.drains;
     const end = consumer.endOffsetNow(queue.topic, task.partition);
     if (end === undefined || end <= queue.enqueuedUpTo) return false;
-    queue.knownEnd = Math.max(queue.knownEnd, end);
+    queue.knownEnd = end; // beyond enqueuedUpTo, which is at or beyond the end known so far
     return true;
   }
 
