@@ -25,6 +25,7 @@ import {
   INITIAL_GENERATION, checkGeneration, checkKey, checkProcessor, offsetField, parseOffsetFields, validateBatch,
   type CopyRequest, type ViewBatch, type ViewEffect, type ViewEntry, type ViewStore,
 } from '../view-store.ts';
+import type { SetChange } from './packed-members.ts';
 import { SortedSet, storedArrays, type StoredSortedSet } from './sorted-set.ts';
 
 interface StoredHash { t: 'h'; f: Record<string, string> }
@@ -74,6 +75,8 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
 
   /** Applies the effects of one key, in order, to its current value; returns the new value. */
   function applyToKey(key: string, value: Working, effects: ViewEffect[], now: number): Working {
+    const together = changedTogether(value, effects);
+    if (together) return together;
     if (value?.kind === 'zset') value.set.expectChanges(effects.length);
     // No closures here: this runs once per touched key, and each closure would cost an allocation.
     for (const e of effects) {
@@ -118,6 +121,18 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
       }
     }
     return value;
+  }
+
+  /**
+   * A key whose effects in this batch are all zadds and zrems (a feed in a fanout) gets them in one
+   * pass over its packed set (SortedSet.applyChanges); undefined when they are anything else or the
+   * set cannot take them that way.
+   */
+  function changedTogether(value: Working, effects: ViewEffect[]): Working {
+    if (effects.length < 2 || (value !== undefined && value.kind !== 'zset')) return undefined;
+    for (const e of effects) if (e.kind !== 'zadd' && e.kind !== 'zrem') return undefined;
+    const working = value ?? { kind: 'zset', set: new SortedSet() };
+    return working.set.applyChanges(effects as SetChange[]) ? working : undefined;
   }
 
   function put(id: ViewKey, value: Working): void {

@@ -62,6 +62,20 @@ export function runViewStoreSuite(name: string, make: () => Promise<ViewStore>, 
     expect(await store.zcard(G, 'feed:capped')).toBe(5);
   });
 
+  it(`${name}: capped adds in one batch apply in order (a score change, a tie, a duplicate)`, async () => {
+    const store = await fresh();
+    await apply(store, [1, 2, 3, 4, 5].map((n) => ({ kind: 'zadd', key: 'feed:order', member: `p${n}`, score: n, cap: 5 })));
+    await apply(store, [
+      { kind: 'zadd', key: 'feed:order', member: 'p1', score: 10, cap: 5 }, // moves up: p2 is now the lowest
+      { kind: 'zadd', key: 'feed:order', member: 'p6', score: 6, cap: 5 }, // trims p2
+      { kind: 'zadd', key: 'feed:order', member: 'p7', score: 3, cap: 5 }, // ties p3 and sorts after it: trims p3
+      { kind: 'zadd', key: 'feed:order', member: 'p2', score: 2, cap: 5 }, // below the lowest: in and out at once
+    ]);
+    expect(await store.zrangeByScoreDesc(G, 'feed:order', { limit: 10 })).toEqual([
+      { member: 'p1', score: 10 }, { member: 'p6', score: 6 }, { member: 'p5', score: 5 }, { member: 'p4', score: 4 }, { member: 'p7', score: 3 },
+    ]);
+  });
+
   it(`${name}: zrem and zremTagged (tag after the last '|')`, async () => {
     const store = await fresh();
     await apply(store, [
