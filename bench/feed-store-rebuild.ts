@@ -4,8 +4,10 @@
 // time, so a change to the store can be compared without the rest of the pipeline beside it.
 //
 //   NODE_OPTIONS=--max-semi-space-size=64 npx tsx bench/feed-store-rebuild.ts [--events 1000000]
-//       [--users 100000] [--batch 1500000]
+//       [--users 100000] [--batch 1500000] [--celebrity-followers 100000]
 //
+// --celebrity-followers is feed-fanout's threshold (DARKROOM_CELEBRITY_FOLLOWERS): authors at or above
+// it are merged on read, which shows how many of the effects the largest authors cause.
 // The effects are made batch by batch (never all at once: 1M stream events make ~20M of them) and
 // are the same on every run (fixed seed and start time).
 import fs from 'node:fs';
@@ -24,12 +26,14 @@ const { values } = parseArgs({
     events: { type: 'string', default: '1000000' },
     users: { type: 'string', default: '100000' },
     batch: { type: 'string', default: '1500000' },
+    'celebrity-followers': { type: 'string', default: '100000' },
   },
 });
 const events = Number(values.events);
 const users = Number(values.users);
 const batchEffects = Number(values.batch);
-for (const [name, v] of Object.entries({ events, users, batch: batchEffects })) {
+const celebrityFollowers = Number(values['celebrity-followers']);
+for (const [name, v] of Object.entries({ events, users, batch: batchEffects, 'celebrity-followers': celebrityFollowers })) {
   if (!Number.isInteger(v) || v < 1) {
     console.error(`--${name} must be a positive integer, got ${v}`);
     process.exit(2);
@@ -39,7 +43,7 @@ const PARTITIONS = 8;
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 const simulation = createSimulation({ users, seed: 1, startTs: Date.parse('2026-01-01T00:00:00Z'), rate: 5_000 });
-const fanout = createFeedFanout({});
+const fanout = createFeedFanout({ celebrityFollowers });
 const states = Array.from({ length: PARTITIONS }, (_, p) => fanout.init(p));
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-feed-store-'));
 const store = await createEmbeddedViewStore({ dataDir });
@@ -98,5 +102,5 @@ for (let left = events; left > 0;) {
 await flush();
 await store.close();
 fs.rmSync(dataDir, { recursive: true, force: true });
-console.log(`RESULT feed store rebuild: ${fmt(applied)} feed-fanout effects of ${fmt(events)} stream events + the world (${fmt(users)} users) in ${batches} batches: `
+console.log(`RESULT feed store rebuild: ${fmt(applied)} feed-fanout effects of ${fmt(events)} stream events + the world (${fmt(users)} users, celebrities from ${fmt(celebrityFollowers)} followers) in ${batches} batches: `
   + `applyBatch ${(wallMs / 1000).toFixed(1)} s wall = ${fmt(applied / (wallMs / 1000))} effects/s, ${(cpuMs / 1000).toFixed(1)} s process CPU`);
