@@ -17,11 +17,20 @@ const LONG = 255;
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
+/** Redis' order: by score, then by member. */
+export function before(scoreA: number, memberA: string, scoreB: number, memberB: string): boolean {
+  return scoreA < scoreB || (scoreA === scoreB && memberA < memberB);
+}
+
 /** FNV-1a of the member's UTF-16 code units in the high 24 bits, its length (capped) in the low 8. */
+function word(hash: number, length: number): number {
+  return ((hash << 8) | Math.min(length, LONG)) >>> 0;
+}
+
 export function memberWord(member: string): number {
   let hash = FNV_OFFSET;
   for (let i = 0; i < member.length; i++) hash = Math.imul(hash ^ member.charCodeAt(i), FNV_PRIME);
-  return ((hash << 8) | Math.min(member.length, LONG)) >>> 0;
+  return word(hash, member.length);
 }
 
 /** The words of the `count` members of a NUL-joined string, in one pass over it. */
@@ -34,7 +43,7 @@ export function wordsOfJoined(joined: string, count: number): Uint32Array {
   for (let i = 0; i < joined.length; i++) {
     const code = joined.charCodeAt(i);
     if (code === 0) {
-      words[at++] = ((hash << 8) | Math.min(length, LONG)) >>> 0;
+      words[at++] = word(hash, length);
       hash = FNV_OFFSET;
       length = 0;
     } else {
@@ -42,7 +51,7 @@ export function wordsOfJoined(joined: string, count: number): Uint32Array {
       length++;
     }
   }
-  words[at] = ((hash << 8) | Math.min(length, LONG)) >>> 0;
+  words[at] = word(hash, length);
   return words;
 }
 
@@ -274,7 +283,7 @@ class Overlay {
     while (this.low < old.count && this.removed.has(this.low)) this.low++;
     const first = this.added[0];
     const oldIsLower = this.low < old.count && (first === undefined || old.scores[this.low] < first.score
-      || (old.scores[this.low] === first.score && memberAt(old, this.low) < first.member));
+      || (old.scores[this.low] === first.score && memberAt(old, this.low) < first.member)); // the member only on a tie: finding it costs
     if (oldIsLower) this.low++;
     else {
       this.added.shift();
@@ -290,7 +299,7 @@ class Overlay {
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const e = added[mid];
-      if (e.score < score || (e.score === score && e.member < member)) lo = mid + 1;
+      if (before(e.score, e.member, score, member)) lo = mid + 1;
       else hi = mid;
     }
     return lo;

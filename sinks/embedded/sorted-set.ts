@@ -16,7 +16,7 @@
 // stays unpacked and is stored in the plain array form.
 import type { ScoreRange, ScoredMember } from '../view-store.ts';
 import {
-  SEPARATOR, applyChanges, dropLowest, emptyPacked, insertAt, insertionRank, rankOf, removeAt, wordsOfJoined,
+  SEPARATOR, applyChanges, before, dropLowest, emptyPacked, insertAt, insertionRank, rankOf, removeAt, wordsOfJoined,
   type Packed, type SetChange,
 } from './packed-members.ts';
 
@@ -33,22 +33,24 @@ export type StoredSortedSet = ArraySortedSet | CompactSortedSet;
 /** More changes than this to one set in one batch unpack it first (see expectChanges). */
 const BULK_CHANGES = 32;
 
-/** The scores of a compact stored set as doubles (a view when aligned, else a copy). */
-function scoresOf(stored: CompactSortedSet): Float64Array {
-  const bytes = stored.d;
-  const count = bytes.byteLength / 8;
-  return bytes.byteOffset % 8 === 0
-    ? new Float64Array(bytes.buffer, bytes.byteOffset, count)
-    : new Float64Array(bytes.slice().buffer, 0, count);
+/** Bytes as a typed array: a view when aligned, else a copy. */
+function viewOf<T extends Float64Array | Uint32Array>(bytes: Uint8Array, type: { new (buffer: ArrayBufferLike, offset: number, length: number): T; BYTES_PER_ELEMENT: number }): T {
+  const size = type.BYTES_PER_ELEMENT;
+  return bytes.byteOffset % size === 0
+    ? new type(bytes.buffer, bytes.byteOffset, bytes.byteLength / size)
+    : new type(bytes.slice().buffer, 0, bytes.byteLength / size);
 }
 
-/** The member words of a compact stored set (a view when aligned, else a copy), or computed from `j`. */
+/** The scores of a compact stored set as doubles. */
+function scoresOf(stored: CompactSortedSet): Float64Array {
+  return viewOf(stored.d, Float64Array);
+}
+
+/** The member words of a compact stored set, or computed from `j` (sets stored before words existed). */
 function wordsOf(stored: CompactSortedSet, count: number): Uint32Array {
   const bytes = stored.k;
   if (!bytes || bytes.byteLength !== count * 4) return wordsOfJoined(stored.j, count);
-  return bytes.byteOffset % 4 === 0
-    ? new Uint32Array(bytes.buffer, bytes.byteOffset, count)
-    : new Uint32Array(bytes.slice().buffer, 0, count);
+  return viewOf(bytes, Uint32Array);
 }
 
 /** The members and scores of a stored set, as arrays the caller may keep and change. */
@@ -63,10 +65,6 @@ export function storedArrays(stored: StoredSortedSet): { m: string[]; s: number[
 /** Number of members of a stored set. */
 export function storedSize(stored: StoredSortedSet): number {
   return 'm' in stored ? stored.m.length : stored.d.byteLength / 8;
-}
-
-function before(scoreA: number, memberA: string, scoreB: number, memberB: string): boolean {
-  return scoreA < scoreB || (scoreA === scoreB && memberA < memberB);
 }
 
 export class SortedSet {
