@@ -37,6 +37,13 @@ managed_pid() {
   echo "$pid"
 }
 
+# Whether the process we just started is still alive. Only liveness: right after the fork its
+# cmdline is still the shell's, so managed_pid's pattern check would call a starting service dead.
+still_alive() {
+  local pid
+  pid="$(cat "$RUN/$1.pid" 2>/dev/null)" && [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null
+}
+
 # ---------------------------------------------------------------------------------------- kafka
 
 KAFKA_PATTERN='kafka.Kafka'
@@ -74,7 +81,7 @@ start_kafka() {
   # The port opens before the broker has joined its own quorum; the log line comes once it serves.
   local waited=0
   until grep -q 'Kafka Server started' "$RUN/kafka.log" && port_answers "$KAFKA_PORT"; do
-    managed_pid kafka "$KAFKA_PATTERN" >/dev/null \
+    still_alive kafka \
       || fail "kafka exited while starting: $(grep -m1 -E 'ERROR|Exception' "$RUN/kafka.log" || tail -n 1 "$RUN/kafka.log")"
     ((waited++ < KAFKA_START_TIMEOUT_S * 2)) || fail "kafka did not start within ${KAFKA_START_TIMEOUT_S}s (log: infra/.run/kafka.log)"
     sleep 0.5
@@ -122,7 +129,7 @@ start_clickhouse() {
   # The port opens only once the engine has opened its data directory.
   local waited=0
   until grep -q 'listening on' "$RUN/clickhouse.log" && port_answers "$CLICKHOUSE_PORT"; do
-    managed_pid clickhouse "$CLICKHOUSE_PATTERN" >/dev/null \
+    still_alive clickhouse \
       || fail "clickhouse exited while starting: $(tail -n 1 "$RUN/clickhouse.log")"
     ((waited++ < 120)) || fail "clickhouse did not start within 60s (log: infra/.run/clickhouse.log)"
     sleep 0.5
