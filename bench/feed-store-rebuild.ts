@@ -1,11 +1,14 @@
 // The view store's share of a feed rebuild, alone: feed-fanout's effects for the simulator's world and
 // stream (the pure processor, one state per partition as the runtime keys them), applied to a fresh
-// embedded view store in rebuild-sized batches. Only applyBatch is timed, in wall and process CPU
-// time, so a change to the store can be compared without the rest of the pipeline beside it.
+// view store (embedded, or Redis with --redis) in rebuild-sized batches. Only applyBatch is timed, in
+// wall and process CPU time, so a change to the store can be compared without the rest of the
+// pipeline beside it. (On Redis most of the work is the server's, outside this process' CPU.)
 //
 //   NODE_OPTIONS=--max-semi-space-size=64 npx tsx bench/feed-store-rebuild.ts [--events 1000000]
-//       [--users 100000] [--batch 1500000] [--celebrity-followers 100000]
+//       [--users 100000] [--batch 1500000] [--celebrity-followers 100000] [--redis redis://127.0.0.1:16379]
 //
+// --redis applies the batches to the Redis view store instead (a namespace of its own, dropped at the
+// end); with --users 10000 --batch 29000 the batches look like the live Kafka + Redis pipeline's.
 // --celebrity-followers is feed-fanout's threshold (DARKROOM_CELEBRITY_FOLLOWERS): authors at or above
 // it are merged on read, which shows how many of the effects the largest authors cause.
 // The effects are made batch by batch (never all at once: 1M stream events make ~20M of them) and
@@ -19,6 +22,8 @@ import { createFeedFanout, isBlockRelayed, type FeedFanoutInput } from '../proce
 import { routeOf, type DarkroomEvent } from '../schemas/events.ts';
 import { createSimulation } from '../simulator/index.ts';
 import { createEmbeddedViewStore } from '../sinks/embedded/embedded-view-store.ts';
+import { createRedisViewStore } from '../sinks/redis/redis-view-store.ts';
+import { dropRedisNamespace } from './pipeline-harness.ts';
 import { partitionFor } from '../topics/partitioner.ts';
 
 const { values } = parseArgs({
@@ -27,6 +32,7 @@ const { values } = parseArgs({
     users: { type: 'string', default: '100000' },
     batch: { type: 'string', default: '1500000' },
     'celebrity-followers': { type: 'string', default: '100000' },
+    redis: { type: 'string' },
   },
 });
 const events = Number(values.events);
@@ -46,7 +52,10 @@ const simulation = createSimulation({ users, seed: 1, startTs: Date.parse('2026-
 const fanout = createFeedFanout({ celebrityFollowers });
 const states = Array.from({ length: PARTITIONS }, (_, p) => fanout.init(p));
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-feed-store-'));
-const store = await createEmbeddedViewStore({ dataDir });
+const redisNamespace = `bench-feed-${process.pid}`;
+const store = values.redis
+  ? await createRedisViewStore({ url: values.redis, namespace: redisNamespace })
+  : await createEmbeddedViewStore({ dataDir });
 
 let pending: Effect[] = [];
 /** Relayed blocks go to the blocker's partition, as the internal topic would take them. */
@@ -101,6 +110,7 @@ for (let left = events; left > 0;) {
 }
 await flush();
 await store.close();
+if (values.redis) await dropRedisNamespace(values.redis, redisNamespace);
 fs.rmSync(dataDir, { recursive: true, force: true });
-console.log(`RESULT feed store rebuild: ${fmt(applied)} feed-fanout effects of ${fmt(events)} stream events + the world (${fmt(users)} users, celebrities from ${fmt(celebrityFollowers)} followers) in ${batches} batches: `
+console.log(`RESULT feed store rebuild (${store.kind}): ${fmt(applied)} feed-fanout effects of ${fmt(events)} stream events + the world (${fmt(users)} users, celebrities from ${fmt(celebrityFollowers)} followers) in ${batches} batches: `
   + `applyBatch ${(wallMs / 1000).toFixed(1)} s wall = ${fmt(applied / (wallMs / 1000))} effects/s, ${(cpuMs / 1000).toFixed(1)} s process CPU`);

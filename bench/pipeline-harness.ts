@@ -142,7 +142,7 @@ export async function openBenchPlatform(options: BenchPlatformOptions): Promise<
 }
 
 /** The Redis keys of a benchmark run go away with it. */
-async function dropRedisNamespace(url: string, namespace: string): Promise<void> {
+export async function dropRedisNamespace(url: string, namespace: string): Promise<void> {
   const { Redis } = await import('ioredis');
   const redis = new Redis(url, { lazyConnect: true });
   await redis.connect();

@@ -113,7 +113,14 @@ async function throughput(platform: BenchPlatform, total: number): Promise<void>
   const profile = await startCpuProfile(values['cpu-profile']);
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
-  await platform.startPipeline();
+  const batches = new Map<string, { batches: number; records: number; effects: number; sinkMs: number }>();
+  await platform.startPipeline({
+    onBatch: (processor, info) => {
+      const b = batches.get(processor) ?? { batches: 0, records: 0, effects: 0, sinkMs: 0 };
+      b.batches++; b.records += info.records; b.effects += info.effects; b.sinkMs += info.sinkMs;
+      batches.set(processor, b);
+    },
+  });
   let lastPrint = started;
   for (;;) {
     const lag = await platform.lag();
@@ -129,6 +136,11 @@ async function throughput(platform: BenchPlatform, total: number): Promise<void>
   await profile.stop();
   console.log(`pipeline: ${fmt(total)} source events through ${platform.topology.nodes.length} processors into every view in ${(ms / 1000).toFixed(2)} s`
     + ` → ${fmt((total / ms) * 1000)} events/s (process CPU ${cpu.toFixed(1)} s, rss ${fmt(process.memoryUsage().rss / 1e6)} MB)`);
+  // Where the time went per processor: a processor whose sink time nears the wall time bounds the run.
+  for (const [name, b] of batches) {
+    console.log(`  ${name}: ${fmt(b.batches)} batches, ${fmt(b.records / b.batches)} records and ${fmt(b.effects / b.batches)} effects per batch,`
+      + ` sink ${(b.sinkMs / 1000).toFixed(2)} s (${fmt(b.sinkMs / b.batches)} ms per batch)`);
+  }
 }
 
 interface Sent { topic: string; partition: number; offset: number; ackAt: number }

@@ -7,8 +7,14 @@
 // KEYS: [1] offsets hash of the processor, [2] set of generations, [3..] the view keys of the batch.
 // ARGV: now, generation, offsetCount, (field, offset)*, then ONE msgpack array of every effect, flat:
 //   opcode, keyIndex, operands...
-//   za member score cap(0=none) | zr member | zt tag | zp n (member score)* | sa member expiresAt
-//   sr member | hs n (field value)* | hi field by | dl
+//   za member score cap(0=none) | zm cap n (member score)* | zr member | zt tag | zp n (member score)*
+//   sa member expiresAt | sr member | hs n (field value)* | hi field by | dl
+// 'zm' is a run of capped adds of distinct members (the store sends a key's effects together). Adding
+// them all and trimming once gives what adding and trimming one by one gives, as long as no member
+// changes its score (a trimmed member never comes back, and trims only take from the bottom): the
+// script checks that with one ZMSCORE and takes the runs one by one otherwise. 's+' and 's-' are 'sa'
+// and 'sr' without the trim of expired members: the store sends them before the last change of a run
+// of set changes on one key, whose trim (same 'now') removes what the skipped ones would have.
 // One packed argument instead of one argument per operand: with 100k+ operands per batch, building,
 // sending and parsing the arguments cost more than the writes (client CPU, Redis' Lua and GC). The
 // flat array is walked twice by index, so the script allocates no table per effect. Scores travel as
@@ -24,9 +30,10 @@ local nOps = #ops
 local function width(i)
   local c = ops[i]
   if c == 'za' then return 5
-  elseif c == 'zr' or c == 'zt' or c == 'sr' then return 3
-  elseif c == 'sa' or c == 'hi' then return 4
+  elseif c == 'zr' or c == 'zt' or c == 'sr' or c == 's-' then return 3
+  elseif c == 'sa' or c == 's+' or c == 'hi' then return 4
   elseif c == 'zp' or c == 'hs' then return 3 + ops[i + 2] * 2
+  elseif c == 'zm' then return 4 + ops[i + 3] * 2
   elseif c == 'dl' then return 2 end
   return nil
 end
@@ -81,6 +88,25 @@ local function trimExpired(key)
   if top[2] == 'inf' then redis.call('PERSIST', key)
   else redis.call('PEXPIREAT', key, string.format('%.0f', math.ceil(tonumber(top[2])))) end
 end
+-- Whether none of n (member, score) pairs from 'from' on would change the score of a member the set holds.
+local function keepsScores(key, from, n)
+  local s = 0
+  while s < n do
+    local e = math.min(s + 256, n)
+    local members = {}
+    for j = s, e - 1 do members[#members + 1] = ops[from + j * 2] end
+    local held = redis.call('ZMSCORE', key, unpack(members))
+    for j = s, e - 1 do
+      local old = held[j - s + 1]
+      if old then
+        local new = ops[from + j * 2 + 1]
+        if old ~= new and (tonumber(old) == nil or tonumber(old) ~= tonumber(new)) then return false end
+      end
+    end
+    s = e
+  end
+  return true
+end
 -- n (first, second) pairs from 'from' on, in chunks, as (first, second) or swapped as (second, first).
 local function inChunks(key, command, list, from, n, swap)
   local s = 0
@@ -105,6 +131,17 @@ while i <= nOps do
     redis.call('ZADD', key, ops[i + 3], ops[i + 2])
     local cap = ops[i + 4]
     if cap > 0 then redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1)) end
+  elseif c == 'zm' then
+    local cap, n = ops[i + 2], ops[i + 3]
+    if keepsScores(key, i + 4, n) then
+      inChunks(key, 'ZADD', ops, i + 4, n, true)
+      if cap > 0 then redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1)) end
+    else
+      for j = i + 4, i + 2 + n * 2, 2 do
+        redis.call('ZADD', key, ops[j + 1], ops[j])
+        if cap > 0 then redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1)) end
+      end
+    end
   elseif c == 'zr' then redis.call('ZREM', key, ops[i + 2])
   elseif c == 'zt' then
     local tag = ops[i + 2]
@@ -123,6 +160,8 @@ while i <= nOps do
   elseif c == 'sr' then
     redis.call('ZREM', key, ops[i + 2])
     trimExpired(key)
+  elseif c == 's+' then redis.call('ZADD', key, ops[i + 3], ops[i + 2])
+  elseif c == 's-' then redis.call('ZREM', key, ops[i + 2])
   elseif c == 'hs' then inChunks(key, 'HSET', ops, i + 3, ops[i + 2], false)
   elseif c == 'hi' then redis.call('HINCRBYFLOAT', key, ops[i + 2], ops[i + 3])
   elseif c == 'dl' then redis.call('DEL', key) end

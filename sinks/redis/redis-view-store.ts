@@ -19,7 +19,7 @@ import type { TopicPartitionOffset } from '../../topics/types.ts';
 import { SinkError, SinkUnavailableError, redactUrl } from '../errors.ts';
 import {
   INITIAL_GENERATION, checkGeneration, checkKey, checkProcessor, offsetField, parseOffsetFields, validateBatch,
-  type CopyRequest, type ScoreRange, type ScoredMember, type ViewBatch, type ViewEntry, type ViewStore,
+  type CopyRequest, type ViewEffect, type ScoreRange, type ScoredMember, type ViewBatch, type ViewEntry, type ViewStore,
 } from '../view-store.ts';
 import { APPLY_BATCH_LUA } from './apply-batch.lua.ts';
 import { READ_HASHES_LUA } from './read-hashes.lua.ts';
@@ -47,6 +47,67 @@ function toScore(text: string): number {
 /** Plain msgpack (no msgpackr extensions), as Redis' cmsgpack reads it. */
 const effectPacker = new Packr({ useRecords: false, variableMapSize: true });
 const packEffects = (ops: Array<string | number>): Buffer => effectPacker.pack(ops);
+
+/** KEYS[1] and KEYS[2] are the offsets hash and the generations set; view keys follow (1-based). */
+const FIRST_VIEW_KEY = 3;
+
+/** Whether effects[from..to), all zadds, add `member`; runs are short, a scan beats a Set. */
+function addsMember(effects: ViewEffect[], from: number, to: number, member: string): boolean {
+  for (let j = from; j < to; j++) if ((effects[j] as Extract<ViewEffect, { kind: 'zadd' }>).member === member) return true;
+  return false;
+}
+
+const endsSetRun = (effects: ViewEffect[], i: number) =>
+  i + 1 === effects.length || (effects[i + 1].kind !== 'sadd' && effects[i + 1].kind !== 'srem');
+
+/**
+ * One key's effects, in order, as apply-batch.lua reads them. Consecutive zadds with one cap and
+ * distinct members become one 'zm' run: Redis then does one ZADD and one trim for the run instead
+ * of a ZADD and a trim per member (a feed gets several posts per batch, a follow up to 200).
+ */
+function packKeyEffects(ops: Array<string | number>, k: number, effects: ViewEffect[]): void {
+  for (let i = 0; i < effects.length;) {
+    const e = effects[i];
+    if (e.kind === 'zadd') {
+      const cap = e.cap ?? 0;
+      let end = i + 1;
+      for (; end < effects.length; end++) {
+        const next = effects[end];
+        if (next.kind !== 'zadd' || (next.cap ?? 0) !== cap || addsMember(effects, i, end, next.member)) break;
+      }
+      if (end - i === 1) ops.push('za', k, e.member, scoreArg(e.score), cap);
+      else {
+        ops.push('zm', k, cap, end - i);
+        for (let j = i; j < end; j++) {
+          const add = effects[j] as Extract<ViewEffect, { kind: 'zadd' }>;
+          ops.push(add.member, scoreArg(add.score));
+        }
+      }
+      i = end;
+      continue;
+    }
+    switch (e.kind) {
+      case 'zrem': ops.push('zr', k, e.member); break;
+      case 'zremTagged': ops.push('zt', k, e.tag); break;
+      case 'zreplace':
+        ops.push('zp', k, e.entries.length);
+        for (const entry of e.entries) ops.push(entry.member, scoreArg(entry.score));
+        break;
+      // In a run of set changes, only the last trims expired members and sets the key's expiry.
+      case 'sadd': ops.push(endsSetRun(effects, i) ? 'sa' : 's+', k, e.member, scoreArg(e.expiresAt ?? Infinity)); break;
+      case 'srem': ops.push(endsSetRun(effects, i) ? 'sr' : 's-', k, e.member); break;
+      case 'hset': {
+        const fields = Object.entries(e.fields);
+        ops.push('hs', k, fields.length);
+        for (const [field, value] of fields) ops.push(field, String(value));
+        break;
+      }
+      case 'hincr': ops.push('hi', k, e.field, String(e.by)); break;
+      case 'del': ops.push('dl', k); break;
+    }
+    i++;
+  }
+}
 
 function scoreArg(score: number): string {
   if (score === Infinity) return '+inf';
@@ -165,29 +226,15 @@ export async function createRedisViewStore(options: RedisViewStoreOptions): Prom
       };
       const args: Array<string | number | Buffer> = [Date.now(), generation, batch.offsets.length];
       for (const o of batch.offsets) args.push(offsetField(o), o.offset);
-      const ops: Array<string | number> = [];
+      // Effects on different keys commute (each touches its own key), so they go to Redis key by key,
+      // in batch order within a key: a key's consecutive capped adds then travel as one run (below).
+      const byKey: ViewEffect[][] = [];
       for (const e of effects) {
-        const k = indexOf(e.key);
-        switch (e.kind) {
-          case 'zadd': ops.push('za', k, e.member, scoreArg(e.score), e.cap ?? 0); break;
-          case 'zrem': ops.push('zr', k, e.member); break;
-          case 'zremTagged': ops.push('zt', k, e.tag); break;
-          case 'zreplace':
-            ops.push('zp', k, e.entries.length);
-            for (const entry of e.entries) ops.push(entry.member, scoreArg(entry.score));
-            break;
-          case 'sadd': ops.push('sa', k, e.member, scoreArg(e.expiresAt ?? Infinity)); break;
-          case 'srem': ops.push('sr', k, e.member); break;
-          case 'hset': {
-            const fields = Object.entries(e.fields);
-            ops.push('hs', k, fields.length);
-            for (const [field, value] of fields) ops.push(field, String(value));
-            break;
-          }
-          case 'hincr': ops.push('hi', k, e.field, String(e.by)); break;
-          case 'del': ops.push('dl', k); break;
-        }
+        const k = indexOf(e.key) - FIRST_VIEW_KEY;
+        (byKey[k] ??= []).push(e);
       }
+      const ops: Array<string | number> = [];
+      for (let k = 0; k < byKey.length; k++) packKeyEffects(ops, k + FIRST_VIEW_KEY, byKey[k]);
       args.push(packEffects(ops));
       // A generation being copied takes no batch until the copy is done (see copyGeneration).
       for (let hold = holds.get(generation); hold; hold = holds.get(generation)) await hold;

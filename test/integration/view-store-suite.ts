@@ -1,6 +1,7 @@
 // The contract every view store passes (embedded on lmdb, Redis). Each test gets a fresh, isolated
 // store from `make`. The crash test runs a writer in a child process and kills it with SIGKILL.
 import { spawn } from 'node:child_process';
+import fc from 'fast-check';
 import { afterEach, expect, it } from 'vitest';
 import type { Effect } from '../../processors/effects.ts';
 import { taggedMember } from '../../processors/effects.ts';
@@ -233,6 +234,52 @@ export function runViewStoreSuite(name: string, make: () => Promise<ViewStore>, 
     expect((await store.hgetallMany(G, ['post:p0']))[0]).toEqual({ likes: '25' });
     expect((await store.smembers(G, 'seen:u3', Date.now())).length).toBe(13);
     expect(await store.offsets(G, 'test')).toEqual([{ topic: 'posts', partition: 0, offset: 1250 }]);
+  });
+
+  it(`${name}: batches of capped adds, removals and set changes end as applying them one by one would`, async () => {
+    // The model applies each effect on its own, in order; a store may group a key's effects (Redis
+    // sends runs of adds as one ZADD), which must not change the outcome: score changes, ties,
+    // duplicates, trims and expired set members included.
+    // Few members, a small cap and few keys, so that sets fill up and runs meet members they hold.
+    const member = fc.constantFrom('a', 'b', 'c', 'd', 'e');
+    const score = fc.integer({ min: 1, max: 6 });
+    const zkey = fc.constantFrom('feed:x', 'feed:x', 'feed:y');
+    const skey = fc.constantFrom('set:x', 'set:y');
+    const effect: fc.Arbitrary<Extract<Effect, { kind: 'zadd' | 'zrem' | 'sadd' | 'srem' }>> = fc.oneof(
+      { weight: 5, arbitrary: fc.record({ kind: fc.constant('zadd' as const), key: zkey, member, score, cap: fc.constant(3) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('zrem' as const), key: zkey, member }) },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant('sadd' as const), key: skey, member, expiresAt: fc.constantFrom(1, 4_000_000_000_000) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('srem' as const), key: skey, member }) },
+    );
+    const byRank = (a: [string, number], b: [string, number]) => b[1] - a[1] || (a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0);
+    const store = await fresh();
+    let run = 0;
+    await fc.assert(fc.asyncProperty(fc.array(fc.array(effect, { minLength: 1, maxLength: 12 }), { minLength: 2, maxLength: 4 }), async (batches) => {
+      const generation = `p${++run}`;
+      const model = new Map<string, Map<string, number>>();
+      for (const batch of batches) {
+        for (const e of batch) {
+          const set = model.get(e.key) ?? new Map<string, number>();
+          model.set(e.key, set);
+          if (e.kind === 'zadd') {
+            set.set(e.member, e.score);
+            while (set.size > e.cap!) set.delete([...set].sort(byRank).at(-1)![0]);
+          } else if (e.kind === 'sadd') set.set(e.member, e.expiresAt!);
+          else if (e.kind === 'zrem' || e.kind === 'srem') set.delete(e.member);
+        }
+        await apply(store, batch, [], generation);
+      }
+      const now = Date.now();
+      for (const key of ['feed:x', 'feed:y']) {
+        const expected = [...(model.get(key) ?? [])].sort(byRank).map(([m, s]) => ({ member: m, score: s }));
+        expect(await store.zrangeByScoreDesc(generation, key, { limit: 100 })).toEqual(expected);
+      }
+      for (const key of ['set:x', 'set:y']) {
+        const expected = [...(model.get(key) ?? [])].filter(([, expires]) => expires > now).map(([m]) => m).sort();
+        expect((await store.smembers(generation, key, now)).sort()).toEqual(expected);
+        expect(await store.zcard(generation, key)).toBe(expected.length);
+      }
+    }), { numRuns: 100 });
   });
 
   if (options.childStoreSource) {
