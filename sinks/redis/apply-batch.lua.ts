@@ -88,6 +88,10 @@ local function trimExpired(key)
   if top[2] == 'inf' then redis.call('PERSIST', key)
   else redis.call('PEXPIREAT', key, string.format('%.0f', math.ceil(tonumber(top[2])))) end
 end
+-- Keeps the cap highest of a capped set (cap 0: no cap).
+local function trimToCap(key, cap)
+  if cap > 0 then redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1)) end
+end
 -- Whether none of n (member, score) pairs from 'from' on would change the score of a member the set holds.
 local function keepsScores(key, from, n)
   local s = 0
@@ -129,17 +133,16 @@ while i <= nOps do
   local w = width(i)
   if c == 'za' then
     redis.call('ZADD', key, ops[i + 3], ops[i + 2])
-    local cap = ops[i + 4]
-    if cap > 0 then redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1)) end
+    trimToCap(key, ops[i + 4])
   elseif c == 'zm' then
     local cap, n = ops[i + 2], ops[i + 3]
     if keepsScores(key, i + 4, n) then
       inChunks(key, 'ZADD', ops, i + 4, n, true)
-      if cap > 0 then redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1)) end
+      trimToCap(key, cap)
     else
       for j = i + 4, i + 2 + n * 2, 2 do
         redis.call('ZADD', key, ops[j + 1], ops[j])
-        if cap > 0 then redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1)) end
+        trimToCap(key, cap)
       end
     end
   elseif c == 'zr' then redis.call('ZREM', key, ops[i + 2])
