@@ -14,6 +14,7 @@
 //    Second hops (repartition topics) are not followed.
 import { parseArgs } from 'node:util';
 import os from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Kafka, logLevel } from 'kafkajs';
 import { createSimulation, type Simulation } from '../simulator/index.ts';
 import type { DarkroomEvent } from '../schemas/events.ts';
@@ -182,6 +183,10 @@ async function latency(platform: BenchPlatform, simulation: Simulation): Promise
   while ((await platform.lag()) > 0) await sleep(20);
 
   const profile = await startCpuProfile(values['latency-cpu-profile']);
+  // How long this thread's event loop was held at a time: a sink or a producer that blocks it delays
+  // every processor's next batch, which shows up as a shared maximum in the sink times below.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const sent: Sent[] = [];
   const tickMs = 10;
   const perTick = offeredRate / (1000 / tickMs);
@@ -205,6 +210,7 @@ async function latency(platform: BenchPlatform, simulation: Simulation): Promise
   await Promise.all(sends);
   const offerMs = performance.now() - started;
   while ((await platform.lag()) > 0) await sleep(20);
+  loopDelay.disable();
   await profile.stop();
 
   const latencies: number[] = [];
@@ -242,6 +248,8 @@ async function latency(platform: BenchPlatform, simulation: Simulation): Promise
   }
   const seconds = [...perSecond].sort((a, b) => a[0] - b[0]).map(([, l]) => percentile(l.sort((a, b) => a - b), 99).toFixed(0));
   console.log(`  p99 per second (ms): ${seconds.join(' ')}`);
+  const delayMs = (ns: number) => (ns / 1e6).toFixed(1);
+  console.log(`  event-loop delay (this thread, 10 ms resolution): p50 ${delayMs(loopDelay.percentile(50))} ms, p99 ${delayMs(loopDelay.percentile(99))} ms, max ${delayMs(loopDelay.max)} ms`);
   console.log(`  events over 100 ms, by the processor that applied them last: ${[...lastBy].map(([p, n]) => `${p} ${fmt(n)}`).join(', ') || 'none'}`);
   latencies.sort((a, b) => a - b);
   viewLatencies.sort((a, b) => a - b);
