@@ -1,6 +1,8 @@
 // Raw kafkajs throughput on 200-byte records against a real broker: the ceiling the Kafka backend and
 // everything above it work under. Compares plain kafkajs with the darkroom Kafka backend (idempotent,
-// acks=all, explicit murmur2 partitions, one send in flight).
+// acks=all, explicit murmur2 partitions, one send in flight). Last, large produce calls (20,000 records,
+// what a catching-up processor writes to a repartition topic): one kafkajs send against sends of 2,000,
+// and the backend's produce of the same, with the CPU each took.
 //   npx tsx bench/kafka-raw.ts [brokers=127.0.0.1:19092] [records=200000]
 import { Kafka, logLevel } from 'kafkajs';
 import { createKafkaBackend } from '../topics/kafka/index.ts';
@@ -42,6 +44,38 @@ async function produceRaw(topic: string, options: { idempotent: boolean; concurr
   const ms = performance.now() - started;
   await producer.disconnect();
   return ms;
+}
+
+const LARGE_CALL = 20_000;
+
+/** `total` records in produce calls of LARGE_CALL, each split into kafkajs sends of `sendSize`. */
+async function produceLargeCalls(topic: string, sendSize: number): Promise<{ ms: number; cpuMs: number }> {
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  for (let call = 0; call < total; call += LARGE_CALL) {
+    const messages = Array.from({ length: Math.min(LARGE_CALL, total - call) }, (_, j) => ({ key: keyOf(call + j), value, partition: (call + j) % PARTITIONS }));
+    for (let i = 0; i < messages.length; i += sendSize) await producer.send({ topic, acks: -1, messages: messages.slice(i, i + sendSize) });
+  }
+  const used = process.cpuUsage(cpu);
+  const ms = performance.now() - started;
+  await producer.disconnect();
+  return { ms, cpuMs: (used.user + used.system) / 1000 };
+}
+
+async function backendLargeCalls(topic: string): Promise<{ ms: number; cpuMs: number }> {
+  const backend = createKafkaBackend({ brokers, clientId: 'bench-backend-large' });
+  await backend.ensureTopics([{ name: topic, partitions: PARTITIONS, key: 'user', retentionMs: -1, retentionBytes: -1, compacted: false }]);
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  for (let call = 0; call < total; call += LARGE_CALL) {
+    await backend.produce(topic, Array.from({ length: Math.min(LARGE_CALL, total - call) }, (_, j) => ({ key: keyOf(call + j), value })));
+  }
+  const used = process.cpuUsage(cpu);
+  const ms = performance.now() - started;
+  await backend.close();
+  return { ms, cpuMs: (used.user + used.system) / 1000 };
 }
 
 async function consumeRaw(topic: string): Promise<number> {
@@ -108,5 +142,16 @@ const { produceMs, consumeMs } = await backendRoundTrip();
 rate('produce, darkroom Kafka backend (idempotent, serialized)', total, produceMs);
 rate('consume, darkroom Kafka backend (batches of <= 1000)', total, consumeMs);
 
-await admin.deleteTopics({ topics: [plain, idem, `bench-backend-${run}`] }).catch(() => undefined);
+const large = [`bench-large-one-${run}`, `bench-large-chunked-${run}`, `bench-large-backend-${run}`];
+for (const topic of large.slice(0, 2)) await createTopic(admin, topic);
+for (const [label, result] of [
+  [`produce calls of ${LARGE_CALL}, kafkajs idempotent, one send each`, await produceLargeCalls(large[0], LARGE_CALL)],
+  [`produce calls of ${LARGE_CALL}, kafkajs idempotent, sends of 2,000`, await produceLargeCalls(large[1], 2_000)],
+  [`produce calls of ${LARGE_CALL}, darkroom Kafka backend`, await backendLargeCalls(large[2])],
+] as const) {
+  rate(label, total, result.ms);
+  console.log(`${''.padEnd(58)} CPU of this process ${Math.round(result.cpuMs)} ms`);
+}
+
+await admin.deleteTopics({ topics: [plain, idem, `bench-backend-${run}`, ...large] }).catch(() => undefined);
 await admin.disconnect();

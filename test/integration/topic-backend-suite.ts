@@ -99,6 +99,33 @@ export function runTopicBackendSuite(name: string, makeBackend: () => Promise<To
       });
     });
 
+    it('takes produce calls of 25,000 records (5 MB, more than one Kafka batch may hold): one offset per record, gap-free', async () => {
+      const topic = spec(unique('large-call'), 4);
+      await backend.ensureTopics([topic]);
+      const value = Buffer.alloc(200, 'x');
+      // Two calls: the second's offsets must continue where the first's ended.
+      for (const call of [0, 1]) {
+        const sent = Array.from({ length: 25_000 }, (_, i) => ({ key: `user-${(call * 25_000 + i) % 9_973}`, value }));
+        const acks = await backend.produce(topic.name, sent);
+        expect(acks).toHaveLength(sent.length);
+        acks.forEach((ack, i) => expect(ack.partition).toBe(partitionFor(sent[i].key, 4)));
+        const byPartition = new Map<number, number[]>();
+        for (const ack of acks) {
+          let offsets = byPartition.get(ack.partition);
+          if (!offsets) byPartition.set(ack.partition, (offsets = []));
+          offsets.push(ack.offset);
+        }
+        const ends = new Map((await backend.endOffsets(topic.name)).map((e) => [e.partition, e.offset]));
+        for (const [partition, offsets] of byPartition) {
+          // In call order, consecutive, ending at the partition's end.
+          expect(offsets.every((o, i) => i === 0 || o === offsets[i - 1] + 1)).toBe(true);
+          expect(offsets[offsets.length - 1] + 1).toBe(ends.get(partition));
+        }
+      }
+      const total = (await backend.endOffsets(topic.name)).reduce((n, e) => n + e.offset, 0);
+      expect(total).toBe(50_000);
+    });
+
     it('honours an explicit partition and a null key', async () => {
       const topic = spec(unique('explicit'), 3);
       await backend.ensureTopics([topic]);

@@ -15,6 +15,16 @@ import type { ProduceRecord, TopicPartitionOffset } from '../types.ts';
 import type { KafkaTopicAdmin } from './admin.ts';
 import { KafkaBackendError, translateKafkaError } from './errors.ts';
 
+/**
+ * A large produce call goes out in sends of at most this many records and bytes, one after the other.
+ * Records: kafkajs groups a send's messages by partition copying the partition's list for every
+ * message (quadratic in the records per partition). Bytes: the broker refuses a partition's batch
+ * above its message.max.bytes (1 MB by default), so one send of 50,000 records of 200 bytes failed
+ * with MESSAGE_TOO_LARGE, however small each record. bench/kafka-raw.ts, bench/RESULTS.md.
+ */
+const SEND_MAX_RECORDS = 2_000;
+const SEND_MAX_BYTES = 512 * 1024;
+
 /** How long a send may take before the caller is told it failed (DARKROOM_PRODUCE_TIMEOUT_MS). */
 export const DEFAULT_PRODUCE_TIMEOUT_MS = 10_000;
 
@@ -97,27 +107,32 @@ export class KafkaRecordProducer {
     }));
 
     const producer = (used.producer = await this.connected());
-    // Connecting may have outlived the deadline (the broker came back meanwhile): the caller was told
-    // these records failed, so they are not sent now.
-    if (expired()) throw new KafkaBackendError(`Kafka produce to "${topic}" abandoned after its deadline`);
-    let metadata;
-    try {
-      metadata = await producer.send({ topic, messages, acks: -1, timeout: this.timeoutMs });
-    } catch (error) {
-      throw translateKafkaError(error, this.brokers, `produce to "${topic}"`);
+    const offsets: TopicPartitionOffset[] = [];
+    for (let start = 0, end = 0; start < messages.length; start = end) {
+      // Connecting (or an earlier send) may have outlived the deadline (the broker came back
+      // meanwhile): the caller was told these records failed, so they are not sent now.
+      if (expired()) throw new KafkaBackendError(`Kafka produce to "${topic}" abandoned after its deadline`);
+      end = sendEnd(records, start);
+      let metadata;
+      try {
+        metadata = await producer.send({ topic, messages: messages.slice(start, end), acks: -1, timeout: this.timeoutMs });
+      } catch (error) {
+        throw translateKafkaError(error, this.brokers, `produce to "${topic}"`);
+      }
+      // kafkajs sends the records of one partition as one batch in the order given, so the n-th record
+      // of a partition sits at that partition's base offset + n.
+      const base = new Map(metadata.map((m) => [m.partition, Number(m.baseOffset)]));
+      const seen = new Map<number, number>();
+      for (let i = start; i < end; i++) {
+        const partition = placed[i];
+        const index = seen.get(partition) ?? 0;
+        seen.set(partition, index + 1);
+        const first = base.get(partition);
+        if (first === undefined) throw new KafkaBackendError(`Kafka returned no offset for ${topic}/${partition}`);
+        offsets.push({ topic, partition, offset: first + index });
+      }
     }
-
-    // kafkajs sends the records of one partition as one batch in the order given, so the n-th record
-    // of a partition sits at that partition's base offset + n.
-    const base = new Map(metadata.map((m) => [m.partition, Number(m.baseOffset)]));
-    const seen = new Map<number, number>();
-    return placed.map((partition) => {
-      const index = seen.get(partition) ?? 0;
-      seen.set(partition, index + 1);
-      const first = base.get(partition);
-      if (first === undefined) throw new KafkaBackendError(`Kafka returned no offset for ${topic}/${partition}`);
-      return { topic, partition, offset: first + index };
-    });
+    return offsets;
   }
 
   private place(topic: string, record: ProduceRecord, partitions: number): number {
@@ -140,4 +155,16 @@ export class KafkaRecordProducer {
     this.connecting = undefined;
     await producer?.disconnect();
   }
+}
+
+/** Where the send that starts at `start` ends: SEND_MAX_RECORDS records or SEND_MAX_BYTES, at least one record. */
+function sendEnd(records: ProduceRecord[], start: number): number {
+  const last = Math.min(records.length, start + SEND_MAX_RECORDS);
+  let bytes = 0;
+  for (let i = start; i < last; i++) {
+    const record = records[i];
+    bytes += record.value.length + (record.key === null ? 0 : Buffer.byteLength(record.key));
+    if (bytes > SEND_MAX_BYTES && i > start) return i;
+  }
+  return last;
 }
