@@ -2,10 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 // Unit tests need nothing but Node; integration tests talk to the real services that
 // infra/ starts (see test/services.ts) and run one file at a time to keep the 2-core box sane.
-// The unit tests run first, on their own: run beside them, the integration file that starts first
-// (the burst fault test, the longest) measured rates with the unit tests' CPU taken from it, and its
-// first attempt offered 4.8-8.9x instead of 10x in fresh-clone CI runs (its retries, after them, 11.7-15.0x;
-// alone, a first attempt offered 10.9x).
+// The unit tests run first, on their own, so that no integration file runs beside them: some of those
+// measure rates (the burst fault test), and their first file used to start while unit tests still ran.
 export default defineConfig({
   test: {
     projects: [
