@@ -48,34 +48,39 @@ async function produceRaw(topic: string, options: { idempotent: boolean; concurr
 
 const LARGE_CALL = 20_000;
 
+/** Wall time and this process' CPU time of `work`. */
+async function timed(work: () => Promise<void>): Promise<{ ms: number; cpuMs: number }> {
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  await work();
+  const used = process.cpuUsage(cpu);
+  return { ms: performance.now() - started, cpuMs: (used.user + used.system) / 1000 };
+}
+
 /** `total` records in produce calls of LARGE_CALL, each split into kafkajs sends of `sendSize`. */
 async function produceLargeCalls(topic: string, sendSize: number): Promise<{ ms: number; cpuMs: number }> {
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
-  const started = performance.now();
-  const cpu = process.cpuUsage();
-  for (let call = 0; call < total; call += LARGE_CALL) {
-    const messages = Array.from({ length: Math.min(LARGE_CALL, total - call) }, (_, j) => ({ key: keyOf(call + j), value, partition: (call + j) % PARTITIONS }));
-    for (let i = 0; i < messages.length; i += sendSize) await producer.send({ topic, acks: -1, messages: messages.slice(i, i + sendSize) });
-  }
-  const used = process.cpuUsage(cpu);
-  const ms = performance.now() - started;
+  const result = await timed(async () => {
+    for (let call = 0; call < total; call += LARGE_CALL) {
+      const messages = Array.from({ length: Math.min(LARGE_CALL, total - call) }, (_, j) => ({ key: keyOf(call + j), value, partition: (call + j) % PARTITIONS }));
+      for (let i = 0; i < messages.length; i += sendSize) await producer.send({ topic, acks: -1, messages: messages.slice(i, i + sendSize) });
+    }
+  });
   await producer.disconnect();
-  return { ms, cpuMs: (used.user + used.system) / 1000 };
+  return result;
 }
 
 async function backendLargeCalls(topic: string): Promise<{ ms: number; cpuMs: number }> {
   const backend = createKafkaBackend({ brokers, clientId: 'bench-backend-large' });
   await backend.ensureTopics([{ name: topic, partitions: PARTITIONS, key: 'user', retentionMs: -1, retentionBytes: -1, compacted: false }]);
-  const started = performance.now();
-  const cpu = process.cpuUsage();
-  for (let call = 0; call < total; call += LARGE_CALL) {
-    await backend.produce(topic, Array.from({ length: Math.min(LARGE_CALL, total - call) }, (_, j) => ({ key: keyOf(call + j), value })));
-  }
-  const used = process.cpuUsage(cpu);
-  const ms = performance.now() - started;
+  const result = await timed(async () => {
+    for (let call = 0; call < total; call += LARGE_CALL) {
+      await backend.produce(topic, Array.from({ length: Math.min(LARGE_CALL, total - call) }, (_, j) => ({ key: keyOf(call + j), value })));
+    }
+  });
   await backend.close();
-  return { ms, cpuMs: (used.user + used.system) / 1000 };
+  return result;
 }
 
 async function consumeRaw(topic: string): Promise<number> {

@@ -21,6 +21,9 @@ import { KafkaBackendError, translateKafkaError } from './errors.ts';
  * message (quadratic in the records per partition). Bytes: the broker refuses a partition's batch
  * above its message.max.bytes (1 MB by default), so one send of 50,000 records of 200 bytes failed
  * with MESSAGE_TOO_LARGE, however small each record. bench/kafka-raw.ts, bench/RESULTS.md.
+ * A call that fails may have landed its earlier sends, as one send may have landed some of its
+ * partitions: the caller is told it failed and retries (re-sent internal records are recognised by
+ * their origin, processors/runtime.ts).
  */
 const SEND_MAX_RECORDS = 2_000;
 const SEND_MAX_BYTES = 512 * 1024;
