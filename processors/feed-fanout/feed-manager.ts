@@ -77,12 +77,12 @@ export class FeedManager {
     });
     out.push({ kind: 'zadd', key: timelineKey(post.author_id), member: post.post_id, score: post.ts });
     const member = taggedMember(post.post_id, post.author_id);
-    out.push(this.feedEntry(post.author_id, member, post.ts));
+    out.push(this.feedEntry(s.feedKeys.of(author), member, post.ts));
     const fanOutOnWrite = !s.celebrities.has(author);
     if (fanOutOnWrite) {
       // A private account's followers are exactly the people allowed to see it, so the same loop serves.
       s.followers.forEachFollower(author, (follower) => {
-        out.push(this.feedEntry(s.users.name(follower), member, post.ts));
+        out.push(this.feedEntry(s.feedKeys.of(follower), member, post.ts));
       });
     }
     s.posts.add(author, { postId: post.post_id, ts: post.ts, inFollowerFeeds: fanOutOnWrite });
@@ -100,7 +100,7 @@ export class FeedManager {
     // A post we no longer hold may have been fanned out before the author became a celebrity.
     if (retained && !retained.inFollowerFeeds) return;
     s.followers.forEachFollower(author, (follower) => {
-      out.push({ kind: 'zrem', key: feedKey(s.users.name(follower)), member });
+      out.push({ kind: 'zrem', key: s.feedKeys.of(follower), member });
     });
   }
 
@@ -120,7 +120,7 @@ export class FeedManager {
     } else if (s.celebrities.has(followee)) {
       out.push({ kind: 'sadd', key: celebritiesFollowedKey(event.follower_id), member: event.followee_id });
     } else {
-      this.backfill(s, followee, event.follower_id, out);
+      this.backfill(s, followee, follower, out);
     }
   }
 
@@ -220,15 +220,17 @@ export class FeedManager {
   }
 
   /** A new follower gets the author's newest posts, like the ones they would have received. */
-  private backfill(s: FeedFanoutState, author: number, followerId: string, out: Effect[]): void {
+  private backfill(s: FeedFanoutState, author: number, follower: number, out: Effect[]): void {
     const authorId = s.users.name(author);
+    const key = s.feedKeys.of(follower);
     for (const post of s.posts.newest(author, this.rules.followBackfill)) {
       post.inFollowerFeeds = true;
-      out.push(this.feedEntry(followerId, taggedMember(post.postId, authorId), post.ts));
+      out.push(this.feedEntry(key, taggedMember(post.postId, authorId), post.ts));
     }
   }
 
-  private feedEntry(user: string, member: string, ts: number): Effect {
-    return { kind: 'zadd', key: feedKey(user), member, score: ts, cap: this.rules.feedLength };
+  /** A post into the feed whose key is `key` (feedKey), capped. */
+  private feedEntry(key: string, member: string, ts: number): Effect {
+    return { kind: 'zadd', key, member, score: ts, cap: this.rules.feedLength };
   }
 }

@@ -29,3 +29,21 @@ export class UserInterner {
     return this.names.length;
   }
 }
+
+/**
+ * One key string per interned user (e.g. feed:<user>), made on first use. A fanout names the same
+ * feeds batch after batch; one string object per key, instead of a new concatenation per effect,
+ * lets the view store group a batch by key without hashing each key's text again (V8 keeps a
+ * string's hash in the string), and leaves no garbage per effect.
+ */
+export class InternedKeys {
+  private readonly keys: Array<string | undefined> = [];
+
+  constructor(private readonly users: UserInterner, private readonly keyOf: (user: string) => string) {}
+
+  of(id: number): string {
+    const keys = this.keys;
+    while (keys.length <= id) keys.push(undefined); // dense, so the array stays a fast one
+    return (keys[id] ??= this.keyOf(this.users.name(id)));
+  }
+}

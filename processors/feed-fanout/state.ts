@@ -3,12 +3,15 @@
 // and A's newest posts.
 import { BlockBook } from './block-book.ts';
 import { FollowerIndex } from './follower-index.ts';
-import { UserInterner } from './interner.ts';
+import { InternedKeys, UserInterner } from './interner.ts';
+import { feedKey } from './keys.ts';
 import { PrivacyBook } from './privacy.ts';
 import { EarlyDeletions, RecentPosts } from './recent-posts.ts';
 
 export interface FeedFanoutState {
   users: UserInterner;
+  /** feed:<user> of each interned user, one string each (see InternedKeys). */
+  feedKeys: InternedKeys;
   followers: FollowerIndex;
   /** Authors fanned out on read right now (interned ids). */
   celebrities: Set<number>;
@@ -19,8 +22,10 @@ export interface FeedFanoutState {
 }
 
 export function createFeedFanoutState(retainPostsPerAuthor: number): FeedFanoutState {
+  const users = new UserInterner();
   return {
-    users: new UserInterner(),
+    users,
+    feedKeys: new InternedKeys(users, feedKey),
     followers: new FollowerIndex(),
     celebrities: new Set(),
     blocks: new BlockBook(),
