@@ -73,16 +73,15 @@ export const LIVE_BATCHING: Record<ViewStore['kind'], Batching> = {
  * source events/s with the live 50k effects per batch and 62k with 1.5M, where a feed is decoded and
  * written about once per batch whatever number of posts enter it. Memory is bounded by the cap. The
  * rebuilt pipeline goes on as the live one after the switch, where the linger keeps batches small.
- * On Redis a batch is one script that blocks serving's reads of the old generation while it runs, so
- * the cap is lower: 200k effects. Against the runtime's 50k, a feed key gets more effects per script,
- * so fewer TYPE, ZADD and trim calls per effect: Redis spent 25% less time in scripts for the same
- * feed effects (bench/feed-store-rebuild.ts --redis), the rebuild ran ~15% faster
- * (bench/replay-throughput.ts), and reads of the old generation had a lower p99 (fewer reads meet a
- * script) but a higher max (the longest script took 0.72 s, against 0.28 s; Redis answers BUSY past 5 s).
+ * On Redis a batch is one script that blocks serving's reads of the old generation while it runs,
+ * and Redis answers BUSY to every other client once a script passes 5 s: the rebuild keeps the
+ * runtime's 50k cap there. 200k was tried (bench/RESULTS.md, "Redis rebuild batches"): at 1.25M
+ * source events the rebuild ran ~15% faster (fewer TYPE, ZADD and trim calls per feed effect), but at
+ * 10M events, with full feeds, its longest script took 4.4 s and reads waited seconds (p99 3.4 s).
  */
 export const REBUILD_BATCHING: Record<ViewStore['kind'], Batching> = {
   embedded: { maxBatchEffects: 1_500_000 },
-  redis: { maxBatchEffects: 200_000 },
+  redis: {},
 };
 
 export type ReplayPhase = 'replaying' | 'switching' | 'done' | 'failed';
