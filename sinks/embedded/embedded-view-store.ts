@@ -1,7 +1,8 @@
 // The embedded view store (default, no REDIS_URL): durable under <dataDir>/views on lmdb.
 //
 // Layout (one lmdb environment, three named databases):
-//   views     [generation, logical key] → { t:'z', j, d, x? } sorted set (sorted-set.ts) | { t:'h', f } hash
+//   views     [generation, logical key] → sorted set (sorted-set.ts) | { t:'h', f } hash, laid out
+//             as view-codec.ts says
 //   offsets   [generation, processor]   → { "topic:partition": next offset }
 //   meta      'current-generation'      → generation serving reads (absent → "g1")
 //             ['generation', g]         → true for every generation that received a batch
@@ -17,7 +18,7 @@
 // lmdb gets (no cache of our own, so several threads or processes on the same directory always read
 // the latest committed batch).
 import path from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import { open, type Database, type RootDatabase, type RootDatabaseOptions } from 'lmdb';
 import { splitTaggedMember } from '../../processors/effects.ts';
 import type { TopicPartitionOffset } from '../../topics/types.ts';
 import { SinkError } from '../errors.ts';
@@ -27,9 +28,8 @@ import {
 } from '../view-store.ts';
 import type { SetChange } from './packed-members.ts';
 import { SortedSet, storedArrays, type StoredSortedSet } from './sorted-set.ts';
+import { viewCodec, type StoredView } from './view-codec.ts';
 
-interface StoredHash { t: 'h'; f: Record<string, string> }
-type StoredView = StoredSortedSet | StoredHash;
 type ViewKey = [string, string];
 
 export interface EmbeddedViewStoreOptions {
@@ -49,7 +49,9 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
   // past their limits and their upkeep took a third of the CPU (perf, 10M-event replay). The page size
   // is fixed when the store is created: existing stores keep theirs.
   const root: RootDatabase = open({ path: path.join(options.dataDir, 'views'), compression: false, pageSize: VIEW_PAGE_SIZE });
-  const views: Database<StoredView, ViewKey> = root.openDB({ name: 'views' });
+  // `encoder` is documented for every database, but lmdb's typings declare it on the root's options only.
+  const viewsOptions: RootDatabaseOptions & { name: string } = { name: 'views', encoder: viewCodec };
+  const views: Database<StoredView, ViewKey> = root.openDB(viewsOptions);
   const offsetsDb: Database<Record<string, number>, [string, string]> = root.openDB({ name: 'offsets' });
   const meta: Database<unknown, string | [string, string]> = root.openDB({ name: 'meta' });
 

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { open } from 'lmdb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEmbeddedViewStore } from '../../sinks/embedded/embedded-view-store.ts';
 import { runViewStoreSuite } from './view-store-suite.ts';
@@ -36,5 +37,44 @@ describe('embedded view store (lmdb)', () => {
     expect(await second.hgetallMany('g1', ['post:p1'])).toEqual([{ likes: '2' }]);
     expect(await second.currentGeneration()).toBe('g7');
     await second.close();
+  });
+
+  it('reads views an earlier version stored as msgpack, and stores sorted sets and hashes in their own layouts', async () => {
+    const dataDir = fs.mkdtempSync(path.join(root, 'layout-'));
+    // As versions before view-codec.ts wrote them: lmdb's default msgpack encoding for every value.
+    const before = open({ path: path.join(dataDir, 'views'), compression: false, pageSize: 65_536 });
+    const oldViews = before.openDB({ name: 'views' });
+    const scores = new Float64Array([1, 2]);
+    await oldViews.put(['g1', 'feed:old'], { t: 'z', j: 'p1\0p2', d: new Uint8Array(scores.buffer) });
+    await oldViews.put(['g1', 'feed:plain'], { t: 'z', m: ['a\0b', 'c'], s: [3, 4] });
+    await oldViews.put(['g1', 'post:p1'], { t: 'h', f: { likes: '5' } });
+    await before.close();
+
+    const store = await createEmbeddedViewStore({ dataDir });
+    expect(await store.zrangeByScoreDesc('g1', 'feed:old', { limit: 5 })).toEqual([{ member: 'p2', score: 2 }, { member: 'p1', score: 1 }]);
+    expect(await store.zrangeByScoreDesc('g1', 'feed:plain', { limit: 5 })).toEqual([{ member: 'c', score: 4 }, { member: 'a\0b', score: 3 }]);
+    expect(await store.hgetallMany('g1', ['post:p1'])).toEqual([{ likes: '5' }]);
+    await store.applyBatch({
+      generation: 'g1', processor: 'p', offsets: [],
+      effects: [
+        { kind: 'zadd', key: 'feed:old', member: 'p3', score: 3 }, { kind: 'hincr', key: 'post:p1', field: 'likes', by: 1 },
+        { kind: 'hset', key: 'profile:u1', fields: { bio: 'a\0b', name: 'Ünï' } },
+      ],
+    });
+    expect(await store.hgetallMany('g1', ['profile:u1'])).toEqual([{ bio: 'a\0b', name: 'Ünï' }]);
+    expect(await store.zrangeByScoreDesc('g1', 'feed:old', { limit: 5 })).toEqual([
+      { member: 'p3', score: 3 }, { member: 'p2', score: 2 }, { member: 'p1', score: 1 },
+    ]);
+    expect(await store.hgetallMany('g1', ['post:p1'])).toEqual([{ likes: '6' }]);
+    await store.close();
+
+    const after = open({ path: path.join(dataDir, 'views') });
+    const raw = after.openDB({ name: 'views', encoding: 'binary' });
+    const layout = (key: string) => [...(raw.getBinary(['g1', key]) ?? Buffer.alloc(0)).subarray(0, 2)];
+    expect(layout('feed:old')).toEqual([0xc1, 1]);
+    expect(layout('post:p1')).toEqual([0xc1, 2]);
+    expect(layout('profile:u1')[0]).not.toBe(0xc1); // a NUL in a value: msgpack, as before
+    expect(layout('feed:plain')[0]).not.toBe(0xc1); // untouched since the earlier version
+    await after.close();
   });
 });
