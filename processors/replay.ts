@@ -54,16 +54,19 @@ export interface Batching { maxBatchEffects?: number; lingerMs?: number }
 export type StartViews = (generation: string, groupPrefix: string, only: string[], batching?: Batching) => Promise<Pipeline>;
 
 /**
- * Batching of the live view processors. The linger (runtime default, 20 ms) sets the event-to-view
- * latency at ordinary rates; the size cap matters only when a processor is behind (a burst, a
- * restart on a backlog), where batches grow while the previous one commits. A 200k-effect cap on the
- * embedded store measured ~64k against ~55k events/s on bench/pipeline-throughput.ts, but in the
+ * Batching of the live view processors. The linger sets the event-to-view latency at ordinary rates.
+ * On the embedded store 10 ms instead of the runtime's 20 ms measured p50 ~27 against ~38 ms and p99
+ * ~90 against ~97 ms into the product views at 10k events/s (bench/pipeline-throughput.ts, five
+ * alternating pairs; at 5 ms the p99 was 113-119 ms: more batches rewrite the same feeds more often).
+ * Redis keeps 20 ms: its p99 is well inside its target and every batch is a script readers wait for.
+ * The size cap matters only when a processor is behind (a burst, a restart on a backlog), where
+ * batches grow while the previous one commits. A 200k-effect cap on the embedded store measured ~64k against ~55k events/s on bench/pipeline-throughput.ts, but in the
  * burst fault test (test/integration/faults-burst.test.ts) it raised the child's peak anonymous
  * memory to +958 MB (bound 1 GB): the live views keep the runtime's 50k cap on both stores. On Redis a
  * batch is also one Lua script that blocks every reader while it runs.
  */
 export const LIVE_BATCHING: Record<ViewStore['kind'], Batching> = {
-  embedded: {},
+  embedded: { lingerMs: 10 },
   redis: {},
 };
 
@@ -72,7 +75,8 @@ export const LIVE_BATCHING: Record<ViewStore['kind'], Batching> = {
  * from start to end: bench/replay-throughput.ts (1.19M source events, 20k users) rebuilt at ~20k
  * source events/s with the live 50k effects per batch and 62k with 1.5M, where a feed is decoded and
  * written about once per batch whatever number of posts enter it. Memory is bounded by the cap. The
- * rebuilt pipeline goes on as the live one after the switch, where the linger keeps batches small.
+ * rebuilt pipeline goes on as the live one after the switch, where the linger (the live one's)
+ * keeps batches small.
  * On Redis a batch is one script that blocks serving's reads of the old generation while it runs,
  * and Redis answers BUSY to every other client once a script passes 5 s: the rebuild keeps the
  * runtime's 50k cap there. 200k was tried (bench/RESULTS.md, "Redis rebuild batches"): at 1.25M
@@ -80,7 +84,7 @@ export const LIVE_BATCHING: Record<ViewStore['kind'], Batching> = {
  * 10M events, with full feeds, its longest script took 4.4 s and reads waited seconds (p99 3.4 s).
  */
 export const REBUILD_BATCHING: Record<ViewStore['kind'], Batching> = {
-  embedded: { maxBatchEffects: 1_500_000 },
+  embedded: { maxBatchEffects: 1_500_000, lingerMs: LIVE_BATCHING.embedded.lingerMs },
   redis: {},
 };
 
