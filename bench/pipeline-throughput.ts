@@ -122,6 +122,8 @@ async function throughput(platform: BenchPlatform, total: number): Promise<void>
       batches.set(processor, b);
     },
   });
+  // On Kafka every processor joins a consumer group before it reads: the time until all have joined.
+  console.log(`  every processor started (consumer groups joined, sink offsets read) ${((performance.now() - started) / 1000).toFixed(2)} s after the start`);
   let lastPrint = started;
   for (;;) {
     const lag = await platform.lag();
