@@ -10,8 +10,9 @@
 //    In kafka-redis mode a raw kafkajs consume loop reads the same source topics first, as the ceiling.
 // 2. Latency: on the caught-up platform, the producer offers R events/s (default 10k) for S seconds
 //    (default 20); an event's latency is the time from its produce ack until every processor that reads
-//    its topic has applied a sink batch holding its offset (as the runtime reports it, onBatch offsets).
-//    Second hops (repartition topics) are not followed.
+//    its topic has applied a sink batch holding its offset (as the runtime reports it, onBatch offsets),
+//    and every processor that reads an internal (repartition) record made from it has applied that one
+//    too: a post's hashtags count as in the trending view only once trending-hashtags applied them.
 import { parseArgs } from 'node:util';
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -184,6 +185,10 @@ async function latency(platform: BenchPlatform, simulation: Simulation): Promise
   await platform.pipeline!.restored();
   while ((await platform.lag()) > 0) await sleep(20);
 
+  // Where the internal topics end now: the records after this point are made from the offered events.
+  const internalFrom = new Map<string, TopicPartitionOffset[]>();
+  for (const { name } of platform.topology.internalTopics) internalFrom.set(name, await platform.backend.endOffsets(name));
+
   const profile = await startCpuProfile(values['latency-cpu-profile']);
   // How long this thread's event loop was held at a time: a sink or a producer that blocks it delays
   // every processor's next batch, which shows up as a shared maximum in the sink times below.
@@ -215,6 +220,9 @@ async function latency(platform: BenchPlatform, simulation: Simulation): Promise
   loopDelay.disable();
   await profile.stop();
 
+  const derived = await internalRecordsBySource(platform, internalFrom);
+  let hops = 0;
+
   const latencies: number[] = [];
   /** The same, to the views product APIs read only (analytics tables left out). */
   const viewLatencies: number[] = [];
@@ -226,18 +234,23 @@ async function latency(platform: BenchPlatform, simulation: Simulation): Promise
     let last = '';
     let done = 0;
     let viewsDone = 0;
-    for (const processor of readers.get(event.topic) ?? []) {
-      const list = applied.get(`${processor}|${event.topic}:${event.partition}`);
-      // First applied batch whose next offset is past this event.
-      let lo = 0;
-      let hi = list ? list.offsets.length : 0;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (list!.offsets[mid] > event.offset) hi = mid; else lo = mid + 1;
+    const made = derived.get(`${event.topic}:${event.partition}:${event.offset}`) ?? [];
+    hops += made.length;
+    for (const record of [event, ...made]) {
+      for (const processor of readers.get(record.topic) ?? []) {
+        const list = applied.get(`${processor}|${record.topic}:${record.partition}`);
+        // First applied batch whose next offset is past this record.
+        let lo = 0;
+        let hi = list ? list.offsets.length : 0;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (list!.offsets[mid] > record.offset) hi = mid; else lo = mid + 1;
+        }
+        if (!list || lo === list.offsets.length) { done = NaN; break; }
+        if (list.at[lo] > done) { done = list.at[lo]; last = processor; }
+        if (!analytics.has(processor) && list.at[lo] > viewsDone) viewsDone = list.at[lo];
       }
-      if (!list || lo === list.offsets.length) { done = NaN; break; }
-      if (list.at[lo] > done) { done = list.at[lo]; last = processor; }
-      if (!analytics.has(processor) && list.at[lo] > viewsDone) viewsDone = list.at[lo];
+      if (Number.isNaN(done)) break;
     }
     if (Number.isNaN(done)) continue;
     const ms = Math.max(0, done - event.ackAt);
@@ -250,6 +263,7 @@ async function latency(platform: BenchPlatform, simulation: Simulation): Promise
   }
   const seconds = [...perSecond].sort((a, b) => a[0] - b[0]).map(([, l]) => percentile(l.sort((a, b) => a - b), 99).toFixed(0));
   console.log(`  p99 per second (ms): ${seconds.join(' ')}`);
+  console.log(`  second hops followed: ${fmt(hops)} internal records made from the offered events`);
   const delayMs = (ns: number) => (ns / 1e6).toFixed(1);
   console.log(`  event-loop delay (this thread, 10 ms resolution): p50 ${delayMs(loopDelay.percentile(50))} ms, p99 ${delayMs(loopDelay.percentile(99))} ms, max ${delayMs(loopDelay.max)} ms`);
   console.log(`  events over 100 ms, by the processor that applied them last: ${[...lastBy].map(([p, n]) => `${p} ${fmt(n)}`).join(', ') || 'none'}`);
@@ -266,6 +280,51 @@ async function latency(platform: BenchPlatform, simulation: Simulation): Promise
 }
 
 /** Sends through the event producer and notes each event's position and ack time. */
+/**
+ * The internal records written after `from`, by the source record they were made from ("topic:
+ * partition:offset"), following chains (an internal record made from an internal record).
+ */
+async function internalRecordsBySource(platform: BenchPlatform, from: Map<string, TopicPartitionOffset[]>): Promise<Map<string, TopicPartitionOffset[]>> {
+  const parent = new Map<string, string>();
+  const records: TopicPartitionOffset[] = [];
+  for (const [topic, start] of from) {
+    const end = new Map((await platform.backend.endOffsets(topic)).map((o) => [o.partition, o.offset]));
+    const open = new Set(start.filter((o) => (end.get(o.partition) ?? 0) > o.offset).map((o) => o.partition));
+    if (open.size === 0) continue;
+    let finished!: () => void;
+    const allRead = new Promise<void>((resolve) => (finished = resolve));
+    const consumer = platform.backend.consumer({ groupId: `bench-hops-${topic}-${Date.now()}`, topics: [topic] });
+    await consumer.run({
+      onAssigned: async (partitions) => start.filter((o) => partitions.some((p) => p.topic === o.topic && p.partition === o.partition)),
+      eachBatch: async (batch) => {
+        for (const record of batch.records) {
+          const last = end.get(record.partition) ?? 0;
+          if (record.offset + 1 >= last) open.delete(record.partition);
+          if (record.offset >= last) continue;
+          let decoded = platform.codec.decode(record);
+          if (decoded instanceof Promise) decoded = await decoded;
+          const origin = platform.codec.sourceOf(decoded);
+          if (!origin) continue;
+          parent.set(`${topic}:${record.partition}:${record.offset}`, `${origin.topic}:${origin.partition}:${origin.offset}`);
+          records.push({ topic, partition: record.partition, offset: record.offset });
+        }
+        if (open.size === 0) finished();
+      },
+    });
+    await allRead;
+    await consumer.stop();
+  }
+  const bySource = new Map<string, TopicPartitionOffset[]>();
+  for (const record of records) {
+    let root = parent.get(`${record.topic}:${record.partition}:${record.offset}`)!;
+    while (parent.has(root)) root = parent.get(root)!;
+    let list = bySource.get(root);
+    if (!list) bySource.set(root, (list = []));
+    list.push(record);
+  }
+  return bySource;
+}
+
 async function sendTracked(platform: BenchPlatform, batch: DarkroomEvent[], sent: Sent[]): Promise<void> {
   const byTopic = new Map<string, Array<{ key: string; value: Buffer; timestamp: number }>>();
   for (const event of batch) {
