@@ -285,7 +285,6 @@ async function latency(platform: BenchPlatform, simulation: Simulation): Promise
     + ` p99 ${percentile(viewLatencies, 99).toFixed(1)} ms, max ${percentile(viewLatencies, 100).toFixed(1)} ms`);
 }
 
-/** Sends through the event producer and notes each event's position and ack time. */
 /**
  * The internal records written after `from`, by the source record they were made from ("topic:
  * partition:offset"), following chains (an internal record made from an internal record).
@@ -331,6 +330,7 @@ async function internalRecordsBySource(platform: BenchPlatform, from: Map<string
   return bySource;
 }
 
+/** Sends through the event producer and notes each event's position and ack time. */
 async function sendTracked(platform: BenchPlatform, batch: DarkroomEvent[], sent: Sent[]): Promise<void> {
   const byTopic = new Map<string, Array<{ key: string; value: Buffer; timestamp: number }>>();
   for (const event of batch) {

@@ -60,10 +60,11 @@ export type StartViews = (generation: string, groupPrefix: string, only: string[
  * alternating pairs; at 5 ms the p99 was 113-119 ms: more batches rewrite the same feeds more often).
  * Redis keeps 20 ms: its p99 is well inside its target and every batch is a script readers wait for.
  * The size cap matters only when a processor is behind (a burst, a restart on a backlog), where
- * batches grow while the previous one commits. A 200k-effect cap on the embedded store measured ~64k against ~55k events/s on bench/pipeline-throughput.ts, but in the
- * burst fault test (test/integration/faults-burst.test.ts) it raised the child's peak anonymous
- * memory to +958 MB (bound 1 GB): the live views keep the runtime's 50k cap on both stores. On Redis a
- * batch is also one Lua script that blocks every reader while it runs.
+ * batches grow while the previous one commits. A 200k-effect cap on the embedded store measured ~64k
+ * against ~55k events/s on bench/pipeline-throughput.ts, but in the burst fault test
+ * (test/integration/faults-burst.test.ts) it raised the child's peak anonymous memory to +958 MB
+ * (bound 1 GB): the live views keep the runtime's 50k cap on both stores. On Redis a batch is also
+ * one Lua script that blocks every reader while it runs.
  */
 export const LIVE_BATCHING: Record<ViewStore['kind'], Batching> = {
   embedded: { lingerMs: 10 },
@@ -76,8 +77,7 @@ export const LIVE_BATCHING: Record<ViewStore['kind'], Batching> = {
  * source events/s with the live 50k effects per batch and 62k with 1.5M, where a feed is decoded and
  * written about once per batch whatever number of posts enter it. Memory is bounded by the cap. The
  * rebuilt pipeline goes on as the live one after the switch, where the linger (the live one's)
- * keeps batches small.
- * On Redis a batch is one script that blocks serving's reads of the old generation while it runs,
+ * keeps batches small. On Redis a batch is one script that blocks serving's reads of the old generation while it runs,
  * and Redis answers BUSY to every other client once a script passes 5 s: the rebuild keeps the
  * runtime's 50k cap there. 200k was tried (bench/RESULTS.md, "Redis rebuild batches"): at 1.25M
  * source events the rebuild ran ~15% faster (fewer TYPE, ZADD and trim calls per feed effect), but at

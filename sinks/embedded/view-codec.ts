@@ -16,6 +16,7 @@
 // Values of other shapes (a sorted set or hash whose strings hold a NUL) stay msgpack, as every value
 // was before these layouts, so stores written by earlier versions read unchanged.
 import { Packr } from 'msgpackr';
+import { SEPARATOR } from './packed-members.ts';
 import type { StoredSortedSet } from './sorted-set.ts';
 
 export interface StoredHash { t: 'h'; f: Record<string, string> }
@@ -24,7 +25,6 @@ export type StoredView = StoredSortedSet | StoredHash;
 const TAG = 0xc1;
 const SORTED_SET = 1;
 const HASH = 2;
-const SEPARATOR = '\0';
 const HAS_WORDS = 1;
 const HAS_EXPIRY = 2;
 const HEADER_BYTES = 16;
@@ -32,16 +32,23 @@ const HEADER_BYTES = 16;
 // The options lmdb-js gives its own msgpack encoder, so values it wrote decode the same way.
 const msgpack = new Packr({ copyBuffers: true });
 
+/** A value of `size` bytes whose 4-byte header (tag, layout, flags, 0) is written. */
+function newValue(size: number, layout: number, flags: number): Buffer {
+  const out = Buffer.allocUnsafe(size);
+  out[0] = TAG;
+  out[1] = layout;
+  out[2] = flags;
+  out[3] = 0;
+  return out;
+}
+
 function encodeCompact(value: Extract<StoredSortedSet, { j: string }>): Buffer {
   const count = value.d.byteLength / 8;
   const words = value.k !== undefined && value.k.byteLength === count * 4 ? value.k : undefined;
   const numericBytes = count * 8 + (words ? count * 4 : 0);
   const textStart = HEADER_BYTES + numericBytes;
-  const out = Buffer.allocUnsafe(textStart + Buffer.byteLength(value.j, 'utf8'));
-  out[0] = TAG;
-  out[1] = SORTED_SET;
-  out[2] = (words ? HAS_WORDS : 0) | (value.x !== undefined ? HAS_EXPIRY : 0);
-  out[3] = 0;
+  const flags = (words ? HAS_WORDS : 0) | (value.x !== undefined ? HAS_EXPIRY : 0);
+  const out = newValue(textStart + Buffer.byteLength(value.j, 'utf8'), SORTED_SET, flags);
   out.writeUInt32LE(count, 4);
   out.writeDoubleLE(value.x ?? 0, 8);
   out.set(value.d, HEADER_BYTES);
@@ -60,11 +67,7 @@ function encodeHash(value: StoredHash): Buffer | undefined {
     text += first ? `${field}${SEPARATOR}${v}` : `${SEPARATOR}${field}${SEPARATOR}${v}`;
     first = false;
   }
-  const out = Buffer.allocUnsafe(4 + Buffer.byteLength(text, 'utf8'));
-  out[0] = TAG;
-  out[1] = HASH;
-  out[2] = 0;
-  out[3] = 0;
+  const out = newValue(4 + Buffer.byteLength(text, 'utf8'), HASH, 0);
   out.write(text, 4, 'utf8');
   return out;
 }
