@@ -22,6 +22,7 @@
 // REBUILD_BATCHING); the first build keeps the live batching (as `darkroom start` does on an empty store),
 // or with --first-build-as-rebuild the rebuild's, which only makes the setup of a large run shorter. Analytics is not part of a replay (rows are facts), so it does not run here.
 import { parseArgs } from 'node:util';
+import v8 from 'node:v8';
 import { createSimulation } from '../simulator/index.ts';
 import type { ProduceRecord } from '../topics/types.ts';
 import { startPipeline } from '../processors/pipeline.ts';
@@ -193,7 +194,11 @@ try {
   let printed = 0;
   let caughtUpAt = 0;
   const lastBehind = new Map<string, number>();
+  // The JS heap the rebuild holds at most: its batches (effects kept until the sink commits) live here.
+  const heapBefore = v8.getHeapStatistics().used_heap_size;
+  let heapPeak = heapBefore;
   while (progress.phase === 'replaying' || progress.phase === 'switching') {
+    heapPeak = Math.max(heapPeak, v8.getHeapStatistics().used_heap_size);
     if (progress.phase === 'switching' && !caughtUpAt) caughtUpAt = Date.now();
     for (const [name, lag] of Object.entries(progress.lagByProcessor)) if (lag > 0) lastBehind.set(name, Date.now());
     if (Date.now() - printed > 10_000 && progress.total > 0) {
@@ -232,6 +237,7 @@ try {
   console.log('');
   console.log(`RESULT fill: ${fmt(produced)} source events in ${seconds(fillMs)} s (generate ${seconds(timing.generate)} s, encode ${seconds(timing.encode)} s, produce acks ${seconds(timing.produce)} s); first build of g1 ${firstBuildS.toFixed(1)} s = ${fmt(produced / firstBuildS)} source events/s`);
   console.log(`RESULT replay ${mode}: ${fmt(produced)} source events rebuilt in ${rebuildS.toFixed(1)} s = ${fmt(produced / rebuildS)} source events/s (${fmt(progress.replayed / rebuildS)} processor input records/s); processors caught up last: ${last}`);
+  console.log(`RESULT memory: JS heap ${fmt(heapBefore / 1e6)} MB before the replay, peak ${fmt(heapPeak / 1e6)} MB during it`);
   console.log(`RESULT switch: ${((switchedAt - (caughtUpAt || switchedAt)) / 1000).toFixed(2)} s from caught-up to old generation dropped; serving unavailable: ${failed === 0 ? 'never' : `${failed} failed reads`}`);
   console.log(`RESULT reads: ${fmt(all.length)} during the run, p50 ${percentile(all, 50).toFixed(2)} ms, p99 ${percentile(all, 99).toFixed(2)} ms, max ${all.at(-1)!.toFixed(2)} ms; `
     + `in the switch window ${fmt(window.length)} reads, p99 ${percentile(window, 99).toFixed(2)} ms, max ${(window.at(-1) ?? NaN).toFixed(2)} ms; empty feeds ${(100 * emptyRate).toFixed(1)}% (before replay ${(100 * emptyBefore / Math.max(1, readsBefore)).toFixed(1)}%)`);

@@ -3,7 +3,6 @@
 // and its length. The words find a member without searching the string (a string search for a post
 // id among 800 others took ~6 µs, a scan of 800 words a fraction of that) and place a rank in the
 // string by adding lengths instead of looking for separators.
-import type { ScoredMember } from '../view-store.ts';
 
 export const SEPARATOR = '\0';
 
@@ -30,6 +29,17 @@ function word(hash: number, length: number): number {
 export function memberWord(member: string): number {
   let hash = FNV_OFFSET;
   for (let i = 0; i < member.length; i++) hash = Math.imul(hash ^ member.charCodeAt(i), FNV_PRIME);
+  return word(hash, member.length);
+}
+
+/** memberWord, or -1 when the member holds the separator (such a member cannot be packed). */
+function packableWord(member: string): number {
+  let hash = FNV_OFFSET;
+  for (let i = 0; i < member.length; i++) {
+    const code = member.charCodeAt(i);
+    if (code === 0) return -1;
+    hash = Math.imul(hash ^ code, FNV_PRIME);
+  }
   return word(hash, member.length);
 }
 
@@ -94,9 +104,8 @@ export function memberAt(packed: Packed, rank: number): string {
 }
 
 /** The rank of `member`, or -1: a scan of the words, each hit checked against the string. */
-export function rankOf(packed: Packed, member: string): number {
+export function rankOf(packed: Packed, member: string, word = memberWord(member)): number {
   const { words, count } = packed;
-  const word = memberWord(member);
   for (let rank = words.indexOf(word); rank >= 0 && rank < count; rank = words.indexOf(word, rank + 1)) {
     if (memberAt(packed, rank) === member) return rank;
   }
@@ -177,16 +186,23 @@ export function dropLowest(packed: Packed, n: number): void {
  * and the changes are kept beside them (entries added, old ranks removed, how many of the lowest
  * old ones a cap trimmed) until the new set is written once, copying the old entries in runs. A
  * fanout batch brings a feed dozens of posts (and takes some out); one at a time, each would copy
- * the string, and unpacking the set into arrays costs more than the changes.
+ * the string, and unpacking the set into arrays costs more than the changes. Undefined, with the
+ * set unchanged, when a member holds the separator: the caller applies the changes unpacked.
  */
-export function applyChanges(packed: Packed, changes: readonly SetChange[]): Packed {
+export function applyChanges(packed: Packed, changes: readonly SetChange[]): Packed | undefined {
   const overlay = new Overlay(packed);
   for (const change of changes) {
-    if (change.kind === 'zrem') overlay.remove(change.member);
-    else overlay.add(change.member, change.score, change.cap);
+    // Each member's word is made once here, for finding it and for storing it.
+    const word = packableWord(change.member);
+    if (word < 0) return undefined;
+    if (change.kind === 'zrem') overlay.remove(change.member, word);
+    else overlay.add(change.member, word, change.score, change.cap);
   }
   return overlay.result();
 }
+
+/** An entry a batch adds, with its member's word. */
+interface Added { member: string; score: number; word: number }
 
 class Overlay {
   /** Old ranks below this were trimmed by a cap. */
@@ -194,7 +210,7 @@ class Overlay {
   /** Old ranks taken out (zrem, or a zadd that moved the member). */
   private readonly removed = new Set<number>();
   /** Entries added, ascending by (score, member), and their scores by member. */
-  private readonly added: ScoredMember[] = [];
+  private readonly added: Added[] = [];
   private readonly addedScores = new Map<string, number>();
   private size: number;
 
@@ -202,34 +218,34 @@ class Overlay {
     this.size = old.count;
   }
 
-  add(member: string, score: number, cap: number | undefined): void {
+  add(member: string, word: number, score: number, cap: number | undefined): void {
     const current = this.addedScores.get(member);
     if (current !== undefined) {
       if (current !== score) {
         this.takeAdded(member, current);
-        this.putAdded(member, score);
+        this.putAdded(member, word, score);
       }
     } else {
-      const rank = this.oldRank(member);
+      const rank = this.oldRank(member, word);
       if (rank < 0) {
-        this.putAdded(member, score);
+        this.putAdded(member, word, score);
         this.size++;
       } else if (this.old.scores[rank] !== score) {
         this.removed.add(rank);
-        this.putAdded(member, score);
+        this.putAdded(member, word, score);
       }
     }
     if (cap !== undefined) while (this.size > cap) this.dropLowest();
   }
 
-  remove(member: string): void {
+  remove(member: string, word: number): void {
     const current = this.addedScores.get(member);
     if (current !== undefined) {
       this.takeAdded(member, current);
       this.size--;
       return;
     }
-    const rank = this.oldRank(member);
+    const rank = this.oldRank(member, word);
     if (rank >= 0) {
       this.removed.add(rank);
       this.size--;
@@ -265,15 +281,15 @@ class Overlay {
       at = rank;
       parts.push(entry.member);
       scores[out] = entry.score;
-      words[out++] = memberWord(entry.member);
+      words[out++] = entry.word;
     }
     copyOld(at, old.count);
     return { joined: parts.join(SEPARATOR), scores, words, count: out };
   }
 
   /** The old rank of a member still in the set, or -1. */
-  private oldRank(member: string): number {
-    const rank = rankOf(this.old, member);
+  private oldRank(member: string, word: number): number {
+    const rank = rankOf(this.old, member, word);
     return rank < this.low || this.removed.has(rank) ? -1 : rank;
   }
 
@@ -305,8 +321,8 @@ class Overlay {
     return lo;
   }
 
-  private putAdded(member: string, score: number): void {
-    this.added.splice(this.addedAt(score, member), 0, { member, score });
+  private putAdded(member: string, word: number, score: number): void {
+    this.added.splice(this.addedAt(score, member), 0, { member, score, word });
     this.addedScores.set(member, score);
   }
 

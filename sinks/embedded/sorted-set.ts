@@ -204,8 +204,9 @@ export class SortedSet {
   applyChanges(changes: readonly SetChange[]): boolean {
     const packed = this.packed ?? (this.members.length === 0 && !this.plain ? emptyPacked() : undefined);
     if (!packed) return false;
-    for (const change of changes) if (change.member.includes(SEPARATOR)) return false;
-    this.packed = applyChanges(packed, changes);
+    const changed = applyChanges(packed, changes);
+    if (!changed) return false;
+    this.packed = changed;
     this.byMember = undefined; // an empty set may have been indexed while in the array form
     return true;
   }
