@@ -69,6 +69,8 @@ export interface Config {
   replayPollMs: number;
   /** The analytics processor's linger: rows reach the analytics tables in batches this far apart. */
   analyticsLingerMs: number;
+  /** Effects per batch of a rebuild (replay, recovery, verify); undefined = the view store's default (processors/replay.ts). */
+  rebuildBatchEffects?: number;
 }
 
 export function loadConfig(): Config {
@@ -101,6 +103,7 @@ export function loadConfig(): Config {
     workers: int('DARKROOM_WORKERS', 1, 1),
     replayPollMs: int('DARKROOM_REPLAY_POLL_MS', 1_000, 50),
     analyticsLingerMs: int('DARKROOM_ANALYTICS_LINGER_MS', ANALYTICS_LINGER_MS, 1),
+    rebuildBatchEffects: str('DARKROOM_REBUILD_BATCH_EFFECTS') === undefined ? undefined : int('DARKROOM_REBUILD_BATCH_EFFECTS', 0, 1_000),
     produceTimeoutMs: int('DARKROOM_PRODUCE_TIMEOUT_MS', 10_000, 100),
   };
 }

@@ -75,7 +75,10 @@ export const LIVE_BATCHING: Record<ViewStore['kind'], Batching> = {
  * Batching of a rebuild. A rebuild starts millions of records behind, so it is throughput-bound
  * from start to end: bench/replay-throughput.ts (1.19M source events, 20k users) rebuilt at ~20k
  * source events/s with the live 50k effects per batch and 62k with 1.5M, where a feed is decoded and
- * written about once per batch whatever number of posts enter it. Memory is bounded by the cap. The
+ * written about once per batch whatever number of posts enter it. At 100k users and 3.95M source
+ * events, 3M effects per batch rebuilt at 24.5k events/s against 17.9k with 1.5M, for ~150 MB more
+ * JS heap at the peak; 6M was no faster and took ~800 MB more (bench/RESULTS.md, "Rebuild batches of
+ * 3M effects"). DARKROOM_REBUILD_BATCH_EFFECTS sets another cap. Memory is bounded by the cap. The
  * rebuilt pipeline goes on as the live one after the switch, where the linger (the live one's)
  * keeps batches small. On Redis a batch is one script that blocks serving's reads of the old generation while it runs,
  * and Redis answers BUSY to every other client once a script passes 5 s: the rebuild keeps the
@@ -84,9 +87,14 @@ export const LIVE_BATCHING: Record<ViewStore['kind'], Batching> = {
  * 10M events, with full feeds, its longest script took 4.4 s and reads waited seconds (p99 3.4 s).
  */
 export const REBUILD_BATCHING: Record<ViewStore['kind'], Batching> = {
-  embedded: { maxBatchEffects: 1_500_000, lingerMs: LIVE_BATCHING.embedded.lingerMs },
+  embedded: { maxBatchEffects: 3_000_000, lingerMs: LIVE_BATCHING.embedded.lingerMs },
   redis: {},
 };
+
+/** A rebuild's batching on `kind`, with the effects cap a user set (DARKROOM_REBUILD_BATCH_EFFECTS) if any. */
+export function rebuildBatching(kind: ViewStore['kind'], maxBatchEffects?: number): Batching {
+  return maxBatchEffects === undefined ? REBUILD_BATCHING[kind] : { ...REBUILD_BATCHING[kind], maxBatchEffects };
+}
 
 export type ReplayPhase = 'replaying' | 'switching' | 'done' | 'failed';
 
@@ -267,9 +275,10 @@ async function heldRecords(views: ViewStore, generation: string, processors: str
 async function beginRebuild(options: {
   views: ViewStore; backend: TopicBackend; topology: Topology; startViews: StartViews;
   from: string; generation: string; processors: string[]; reason?: ReplayProgress['reason']; snapshot?: string;
+  rebuildBatchEffects?: number;
 }): Promise<Rebuild> {
   const { views, snapshot } = options;
-  const batching = REBUILD_BATCHING[views.kind];
+  const batching = rebuildBatching(views.kind, options.rebuildBatchEffects);
   if (snapshot === undefined) {
     await checkFullHistory(options.backend, options.topology, options.processors);
     return startRebuild({ ...options, batching });
@@ -378,6 +387,8 @@ export interface LiveViewsOptions {
   pollMs?: number;
   /** The rebuild may switch once it is within this many records of the live pipeline. Default 100. */
   catchUpSlack?: number;
+  /** Effects per batch of a rebuild, instead of REBUILD_BATCHING's. */
+  rebuildBatchEffects?: number;
 }
 
 export interface LiveViews {
@@ -501,7 +512,10 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
     try {
       const target = nextGeneration(await views.generations(), generation);
       const start = snapshot === undefined ? 'offset 0' : `snapshot ${snapshot}`;
-      rebuild = await beginRebuild({ views, backend, topology, startViews, from: generation, generation: target, processors: replayed, reason, snapshot });
+      rebuild = await beginRebuild({
+        views, backend, topology, startViews, from: generation, generation: target, processors: replayed, reason, snapshot,
+        rebuildBatchEffects: options.rebuildBatchEffects,
+      });
       log(`replay: rebuilding ${replayed.join(', ')} from ${start} into generation ${target} (${reason}); serving stays on ${generation}`);
     } finally {
       starting = undefined;
@@ -606,12 +620,17 @@ export async function replayStandalone(options: {
   followGraceMs?: number;
   /** Start from this snapshot's views and offsets instead of offset 0. */
   fromSnapshot?: string;
+  /** Effects per batch of the rebuild, instead of REBUILD_BATCHING's. */
+  rebuildBatchEffects?: number;
 }): Promise<ReplayProgress> {
   const { views, backend, topology } = options;
   const replayed = replaySet(topology, 'all');
   const from = await views.currentGeneration();
   const generation = nextGeneration(await views.generations(), from);
-  const job = await beginRebuild({ views, backend, topology, startViews: options.startViews, from, generation, processors: replayed, snapshot: options.fromSnapshot });
+  const job = await beginRebuild({
+    views, backend, topology, startViews: options.startViews, from, generation, processors: replayed, snapshot: options.fromSnapshot,
+    rebuildBatchEffects: options.rebuildBatchEffects,
+  });
   try {
     for (;;) {
       const p = await job.refresh();
@@ -682,12 +701,14 @@ export async function generationOffsets(views: ViewStore, generation: string, na
  */
 export async function verifyAgainstRebuild(options: {
   views: ViewStore; backend: TopicBackend; topology: Topology; startViews: StartViews; generation: string; limit?: number;
+  /** Effects per batch of the rebuild, instead of REBUILD_BATCHING's. */
+  rebuildBatchEffects?: number;
 }): Promise<{ scratch: string; keys: number; differing: number; differences: Difference[] }> {
   const { views, backend, topology } = options;
   const replayed = replaySet(topology, 'all');
   await checkFullHistory(backend, topology, replayed);
   const scratch = `verify-${Date.now().toString(36)}`;
-  const job = await startRebuild({ backend, topology, startViews: options.startViews, from: options.generation, generation: scratch, processors: replayed, batching: REBUILD_BATCHING[views.kind] });
+  const job = await startRebuild({ backend, topology, startViews: options.startViews, from: options.generation, generation: scratch, processors: replayed, batching: rebuildBatching(views.kind, options.rebuildBatchEffects) });
   try {
     while ((await job.refresh()).lag > 0) await new Promise((r) => setTimeout(r, 200));
     await job.stop();

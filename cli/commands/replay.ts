@@ -111,6 +111,7 @@ export async function replay(options: ReplayCliOptions): Promise<void> {
       views: engines.views, backend: engines.backbone.backend, topology: engines.topology, startViews: engines.startViews,
       keepOld: options.keepOld,
       fromSnapshot: options.fromSnapshot,
+      rebuildBatchEffects: config.rebuildBatchEffects,
       // Live processes poll the pointer (DARKROOM_REPLAY_POLL_MS); give them a few rounds to move off the old generation.
       followGraceMs: config.redisUrl ? Math.max(3_000, 3 * config.replayPollMs) : 0,
       onProgress: (p) => {

@@ -70,7 +70,7 @@ export async function start(roles: Roles): Promise<void> {
         },
       },
     });
-    live = await startLiveViews({ views, backend, topology, startViews, log, pollMs: config.replayPollMs });
+    live = await startLiveViews({ views, backend, topology, startViews, log, pollMs: config.replayPollMs, rebuildBatchEffects: config.rebuildBatchEffects });
     // Analytics rows are facts, not views: they keep flowing, untouched by replays.
     pipeline = await startPipeline({
       backend, codec, topology, observer: metrics.observer, log,

@@ -34,7 +34,7 @@ export async function verify(options: VerifyOptions): Promise<void> {
         outcome = { a, b: options.against, ...(await compareGenerations(views, a, options.against, options.limit)) };
       } else {
         process.stderr.write(`verify: rebuilding every view from offset 0 to compare with ${a}...\n`);
-        const result = await verifyAgainstRebuild({ views, backend: engines.backbone.backend, topology: engines.topology, startViews: engines.startViews, generation: a, limit: options.limit })
+        const result = await verifyAgainstRebuild({ views, backend: engines.backbone.backend, topology: engines.topology, startViews: engines.startViews, generation: a, limit: options.limit, rebuildBatchEffects: config.rebuildBatchEffects })
           .catch((error: Error) => { throw error instanceof ReplayRefused ? new UserError(error.message) : error; });
         outcome = { a, b: 'fresh rebuild', keys: result.keys, differing: result.differing, differences: result.differences };
       }
