@@ -26,14 +26,11 @@ function word(hash: number, length: number): number {
   return ((hash << 8) | Math.min(length, LONG)) >>> 0;
 }
 
+/**
+ * The member's word, or -1 when it holds the separator: such a member is never in a packed set (no
+ * word matches -1), and a batch holding one is applied unpacked (applyChanges).
+ */
 export function memberWord(member: string): number {
-  let hash = FNV_OFFSET;
-  for (let i = 0; i < member.length; i++) hash = Math.imul(hash ^ member.charCodeAt(i), FNV_PRIME);
-  return word(hash, member.length);
-}
-
-/** memberWord, or -1 when the member holds the separator (such a member cannot be packed). */
-function packableWord(member: string): number {
   let hash = FNV_OFFSET;
   for (let i = 0; i < member.length; i++) {
     const code = member.charCodeAt(i);
@@ -193,7 +190,7 @@ export function applyChanges(packed: Packed, changes: readonly SetChange[]): Pac
   const overlay = new Overlay(packed);
   for (const change of changes) {
     // Each member's word is made once here, for finding it and for storing it.
-    const word = packableWord(change.member);
+    const word = memberWord(change.member);
     if (word < 0) return undefined;
     if (change.kind === 'zrem') overlay.remove(change.member, word);
     else overlay.add(change.member, word, change.score, change.cap);
