@@ -2,7 +2,7 @@
 //
 //   npx tsx bench/replay-throughput.ts [--mode embedded|kafka-redis] [--events N] [--users U]
 //       [--workers W] [--partitions P] [--read-concurrency C] [--max-batch-effects N] [--linger-ms MS]
-//       [--cpu-profile FILE] [--snapshot] [--first-build-as-rebuild]
+//       [--cpu-profile FILE] [--snapshot] [--first-build-as-rebuild] [--standalone]
 //
 // 1. Fill: the simulator's world and N stream events are encoded here (serde.encodeSync) and
 //    produced straight to the backend in large per-topic batches, several in flight: the bench
@@ -18,6 +18,9 @@
 //    and failed or empty reads, overall and in the switch window (caught-up → old generation dropped).
 // 4. With --snapshot: `snapshot create` of the new generation (a copy inside the store) and a replay
 //    from that snapshot, timed.
+//    With --standalone the live views stop first and the replay is `darkroom replay` with no platform
+//    running (processors/replay.ts replayStandalone): a rebuild that ends when caught up, so it runs
+//    feed-fanout on a thread of its own (REBUILD_OWN_THREADS). The readers keep reading the store.
 // --max-batch-effects / --linger-ms override the rebuild's batching (processors/replay.ts
 // REBUILD_BATCHING); the first build keeps the live batching (as `darkroom start` does on an empty store),
 // or with --first-build-as-rebuild the rebuild's, which only makes the setup of a large run shorter. Analytics is not part of a replay (rows are facts), so it does not run here.
@@ -26,7 +29,7 @@ import v8 from 'node:v8';
 import { createSimulation } from '../simulator/index.ts';
 import type { ProduceRecord } from '../topics/types.ts';
 import { startPipeline } from '../processors/pipeline.ts';
-import { REBUILD_BATCHING, startLiveViews, type StartViews } from '../processors/replay.ts';
+import { REBUILD_BATCHING, replayStandalone, startLiveViews, type ReplayProgress, type StartViews } from '../processors/replay.ts';
 import { viewSink } from '../sinks/view-store.ts';
 import { pipelineStatus } from '../serving/status.ts';
 import { feedKey } from '../processors/feed-fanout/keys.ts';
@@ -47,6 +50,7 @@ const { values } = parseArgs({
     /** After the replay, also time `snapshot create` of the new generation and a replay from it. */
     snapshot: { type: 'boolean', default: false },
     'first-build-as-rebuild': { type: 'boolean', default: false },
+    standalone: { type: 'boolean', default: false },
     brokers: { type: 'string', default: '127.0.0.1:19092' },
     redis: { type: 'string', default: 'redis://127.0.0.1:16379' },
   },
@@ -81,11 +85,11 @@ const { backend, codec, views, topology, dataDir, serde } = platform;
  * takes the rebuild's with --first-build-as-rebuild.
  */
 const defined = Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined));
-const startViews: StartViews = (generation, groupPrefix, only, asked) => {
+const startViews: StartViews = (generation, groupPrefix, only, asked, ownThreads) => {
   const batching = groupPrefix !== 'darkroom' ? { ...asked, ...defined } : values['first-build-as-rebuild'] ? REBUILD_BATCHING[views.kind] : {};
   return startPipeline({
     backend, codec, topology, groupPrefix, only, sinkFor: (name) => viewSink(views, generation, name),
-    workers, ...batching,
+    workers, ownThreads, ...batching,
     workerSetup: { dataDir, topology: { partitions, celebrityFollowers: 100_000, feedLength: 800, trendingHalfLifeMinutes: 60 }, generation, groupPrefix, ...batching },
   });
 };
@@ -190,7 +194,18 @@ try {
   const readsBefore = latencies.length;
 
   const profile = await startCpuProfile(values['cpu-profile'], 'CPU profile of the replay');
-  const progress = await live.replay({ processors: 'all' });
+  const replayAskedAt = Date.now();
+  let standalone: Promise<ReplayProgress> | undefined;
+  let progress: ReplayProgress;
+  if (values.standalone) {
+    await live.stop();
+    let first!: (p: ReplayProgress) => void;
+    const firstProgress = new Promise<ReplayProgress>((resolve) => (first = resolve));
+    standalone = replayStandalone({ views, backend, topology, startViews, pollMs: 200, followGraceMs: 0, onProgress: (p) => first(p) });
+    progress = await Promise.race([firstProgress, standalone]);
+  } else {
+    progress = await live.replay({ processors: 'all' });
+  }
   let printed = 0;
   let caughtUpAt = 0;
   const lastBehind = new Map<string, number>();
@@ -200,7 +215,7 @@ try {
   while (progress.phase === 'replaying' || progress.phase === 'switching') {
     heapPeak = Math.max(heapPeak, v8.getHeapStatistics().used_heap_size);
     if (progress.phase === 'switching' && !caughtUpAt) caughtUpAt = Date.now();
-    for (const [name, lag] of Object.entries(progress.lagByProcessor)) if (lag > 0) lastBehind.set(name, Date.now());
+    if (progress.phase === 'replaying') for (const [name, lag] of Object.entries(progress.lagByProcessor)) if (lag > 0) lastBehind.set(name, Date.now());
     if (Date.now() - printed > 10_000 && progress.total > 0) {
       printed = Date.now();
       const behind = Object.entries(progress.lagByProcessor).filter(([, lag]) => lag > 0).map(([name, lag]) => `${name} ${fmt(lag)}`).join(', ');
@@ -208,14 +223,14 @@ try {
     }
     await sleep(50);
   }
-  await live.settled();
+  await (standalone ?? live.settled());
   await profile.stop();
   const switchedAt = progress.finishedAt ?? Date.now();
   await sleep(1000);
   reading = false;
   await Promise.all(readers);
   let snapshotLine = '';
-  if (values.snapshot && progress.phase === 'done') {
+  if (values.snapshot && progress.phase === 'done' && !standalone) {
     // Copying a whole generation, then a replay from that snapshot (nothing after it to process: the
     // copy into the new generation, the restore of stateful processors, the switch).
     let t0 = Date.now();
@@ -236,7 +251,8 @@ try {
   const last = [...lastBehind].sort((a, b) => b[1] - a[1]).map(([name, at]) => `${name} ${((at - progress.startedAt) / 1000).toFixed(0)} s`).join(', ');
   console.log('');
   console.log(`RESULT fill: ${fmt(produced)} source events in ${seconds(fillMs)} s (generate ${seconds(timing.generate)} s, encode ${seconds(timing.encode)} s, produce acks ${seconds(timing.produce)} s); first build of g1 ${firstBuildS.toFixed(1)} s = ${fmt(produced / firstBuildS)} source events/s`);
-  console.log(`RESULT replay ${mode}: ${fmt(produced)} source events rebuilt in ${rebuildS.toFixed(1)} s = ${fmt(produced / rebuildS)} source events/s (${fmt(progress.replayed / rebuildS)} processor input records/s); processors caught up last: ${last}`);
+  console.log(`RESULT replay ${mode}${standalone ? ' (standalone)' : ''}: ${fmt(produced)} source events rebuilt in ${rebuildS.toFixed(1)} s = ${fmt(produced / rebuildS)} source events/s (${fmt(progress.replayed / rebuildS)} processor input records/s); processors caught up last: ${last}`);
+  console.log(`RESULT replay start: its processors were started ${((progress.startedAt - replayAskedAt) / 1000).toFixed(2)} s after the replay was asked for (not in the time above)`);
   console.log(`RESULT memory: JS heap ${fmt(heapBefore / 1e6)} MB before the replay, peak ${fmt(heapPeak / 1e6)} MB during it`);
   console.log(`RESULT switch: ${((switchedAt - (caughtUpAt || switchedAt)) / 1000).toFixed(2)} s from caught-up to old generation dropped; serving unavailable: ${failed === 0 ? 'never' : `${failed} failed reads`}`);
   console.log(`RESULT reads: ${fmt(all.length)} during the run, p50 ${percentile(all, 50).toFixed(2)} ms, p99 ${percentile(all, 99).toFixed(2)} ms, max ${all.at(-1)!.toFixed(2)} ms; `

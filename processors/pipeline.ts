@@ -4,11 +4,15 @@
 // With `workers` > 1 on the embedded log, the view processors run in worker threads that each own a
 // share of the partitions (processors/workers/); the analytics processor stays on this thread, since
 // chDB allows one session per process. On Kafka, parallelism comes from consumer groups instead
-// (more `darkroom process` processes), so `workers` is not used there.
+// (more `darkroom process` processes), so `workers` is not used there. `ownThreads` puts a processor
+// on a worker thread of its own instead, every partition: what a rebuild that ends when it has caught
+// up asks for (processors/replay.ts REBUILD_OWN_THREADS).
+import os from 'node:os';
 import type { TopicBackend, TopicPartitionOffset } from '../topics/types.ts';
 import { startProcessor, type RecordCodec, type RunningProcessor, type RuntimeObserver, type Sink } from './runtime.ts';
 import type { Topology } from './topology.ts';
 import type { WorkerSetup } from './workers/protocol.ts';
+import type { WorkerHost } from './workers/host.ts';
 
 export interface PipelineOptions {
   backend: TopicBackend;
@@ -29,6 +33,12 @@ export interface PipelineOptions {
   workers?: number;
   /** How a worker thread opens the same engines (data dir, topology options, generation...). */
   workerSetup?: WorkerSetup;
+  /**
+   * View processors that each run alone on a worker thread owning every partition. Honoured on the
+   * embedded log with a `workerSetup`, on two cores or more, and only beside processors left on the
+   * other threads (alone, a thread would only move the work).
+   */
+  ownThreads?: string[];
 }
 
 export interface ProcessorView {
@@ -47,7 +57,10 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-function viewOf(name: string, inputs: readonly string[], running: RunningProcessor): ProcessorView {
+/** Where a processor runs: this thread, a worker thread of its own, or worker threads by partition. */
+export type ThreadPlacement = 'main' | 'own worker' | `${number} workers by partition`;
+
+function viewOf(name: string, inputs: readonly string[], running: RunningProcessor, thread: ThreadPlacement): ProcessorView {
   return {
     name,
     inputs,
@@ -58,7 +71,7 @@ function viewOf(name: string, inputs: readonly string[], running: RunningProcess
     }),
     details: () => {
       const p = running.progress();
-      return { restoring: p.restoring, restore_ms: p.restoreMs ?? null, events: p.eventsProcessed, dead_letters: p.deadLetters, last_error: p.lastError ?? null };
+      return { restoring: p.restoring, restore_ms: p.restoreMs ?? null, events: p.eventsProcessed, dead_letters: p.deadLetters, last_error: p.lastError ?? null, thread };
     },
   };
 }
@@ -67,25 +80,43 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const nodes = options.topology.nodes.filter((node) => !options.only || options.only.includes(node.processor.name));
   const workers = options.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1) throw new Error(`workers must be an integer >= 1, got ${workers}`);
-  const threaded = workers > 1 && options.backend.kind === 'embedded' && options.workerSetup !== undefined;
+  const canThread = options.backend.kind === 'embedded' && options.workerSetup !== undefined;
+  const threaded = workers > 1 && canThread;
   if (workers > 1 && !threaded) {
     options.log?.(options.backend.kind === 'kafka'
       ? `processors: ${workers} workers requested, but on Kafka parallelism comes from consumer groups (run more processes); using this thread`
       : 'processors: worker threads need a worker setup; using this thread');
   }
-  const onWorkers = threaded ? nodes.filter((node) => node.sink === 'views') : [];
+  let alone = canThread && cores() > 1 ? nodes.filter((node) => node.sink === 'views' && options.ownThreads?.includes(node.processor.name)) : [];
+  if (alone.length === nodes.length) alone = [];
+  const onWorkers = threaded ? nodes.filter((node) => node.sink === 'views' && !alone.includes(node)) : [];
 
   const running = new Map<string, RunningProcessor>();
-  let host: Awaited<ReturnType<typeof import('./workers/host.ts')['startWorkerHost']>> | undefined;
-  if (onWorkers.length) {
+  const hosts: WorkerHost[] = [];
+  const hosted = new Set<RunningProcessor>();
+  const placement = new Map<string, ThreadPlacement>();
+  const host = async (names: string[], threads: number, where: ThreadPlacement) => {
     const { startWorkerHost } = await import('./workers/host.ts');
-    const partitions = Math.max(...(await Promise.all(onWorkers.flatMap((node) => node.processor.inputs)
-      .map(async (topic) => (await options.backend.endOffsets(topic)).length))));
-    host = await startWorkerHost({
-      setup: options.workerSetup!, workers, partitions, observer: options.observer, log: options.log,
-      processors: onWorkers.map((node) => node.processor.name),
+    const inputs = nodes.filter((node) => names.includes(node.processor.name)).flatMap((node) => node.processor.inputs);
+    const partitions = Math.max(...(await Promise.all(inputs.map(async (topic) => (await options.backend.endOffsets(topic)).length))));
+    const started = await startWorkerHost({
+      setup: options.workerSetup!, workers: threads, partitions, observer: options.observer, log: options.log, processors: names,
+      threadName: where === 'own worker' ? names[0] : 'processors',
     });
-    host.processors.forEach((p) => running.set(p.name, p));
+    hosts.push(started);
+    for (const p of started.processors) {
+      running.set(p.name, p);
+      hosted.add(p);
+      placement.set(p.name, where);
+    }
+  };
+  const stopHosts = async () => { for (const h of hosts) await h.stop(); };
+  try {
+    for (const node of alone) await host([node.processor.name], 1, 'own worker');
+    if (onWorkers.length) await host(onWorkers.map((node) => node.processor.name), workers, `${workers} workers by partition`);
+  } catch (error) {
+    await stopHosts();
+    throw error;
   }
   try {
     for (const node of nodes) {
@@ -98,18 +129,25 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       }));
     }
   } catch (error) {
-    for (const [name, p] of running) if (!host?.processors.some((h) => h.name === name)) await p.stop().catch(() => {});
-    await host?.stop();
+    for (const p of running.values()) if (!hosted.has(p)) await p.stop().catch(() => {});
+    await stopHosts();
     throw error;
   }
-  const processors = nodes.map((node) => viewOf(node.processor.name, node.processor.inputs, running.get(node.processor.name)!));
+  const processors = nodes.map((node) => {
+    const name = node.processor.name;
+    return viewOf(name, node.processor.inputs, running.get(name)!, placement.get(name) ?? 'main');
+  });
   return {
     processors,
     restored: async () => { await Promise.all(processors.map((p) => p.running.restored())); },
     async stop() {
-      // Worker-hosted processors share one stop (the host's); the others stop one by one.
-      for (const p of processors) if (!host?.processors.includes(p.running)) await p.running.stop();
-      await host?.stop();
+      // Worker-hosted processors share their host's stop; the others stop one by one.
+      for (const p of processors) if (!hosted.has(p.running)) await p.running.stop();
+      await stopHosts();
     },
   };
+}
+
+function cores(): number {
+  return os.availableParallelism?.() ?? os.cpus().length;
 }

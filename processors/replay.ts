@@ -49,9 +49,10 @@ export interface Batching { maxBatchEffects?: number; lingerMs?: number }
 
 /**
  * Starts view processors writing `generation` (the composition root knows workers, codec, sinks).
- * Rebuilds pass `batching`: they start far behind, so larger batches pay (see REBUILD_BATCHING).
+ * Rebuilds pass `batching`: they start far behind, so larger batches pay (see REBUILD_BATCHING);
+ * rebuilds that end when caught up pass `ownThreads` (see REBUILD_OWN_THREADS), for startPipeline.
  */
-export type StartViews = (generation: string, groupPrefix: string, only: string[], batching?: Batching) => Promise<Pipeline>;
+export type StartViews = (generation: string, groupPrefix: string, only: string[], batching?: Batching, ownThreads?: string[]) => Promise<Pipeline>;
 
 /**
  * Batching of the live view processors. The linger sets the event-to-view latency at ordinary rates.
@@ -90,6 +91,17 @@ export const REBUILD_BATCHING: Record<ViewStore['kind'], Batching> = {
   embedded: { maxBatchEffects: 3_000_000, lingerMs: LIVE_BATCHING.embedded.lingerMs },
   redis: {},
 };
+
+/**
+ * Processors that a rebuild which ends when it has caught up (`darkroom replay` while no platform
+ * runs, `darkroom verify`'s fresh rebuild) runs on a worker thread of their own, on the embedded log.
+ * feed-fanout is every rebuild's tail; alone on a thread it has a core to itself while the other
+ * processors share the first. A rebuild inside the running platform goes on as its live pipeline
+ * after the switch, and live, the thread cost latency: product-view p99 176 and 253 ms against 101
+ * and 105 ms at 10k events/s (bench/RESULTS.md, "feed-fanout on a thread of its own"). So that one
+ * keeps every processor on one thread.
+ */
+export const REBUILD_OWN_THREADS: readonly string[] = ['feed-fanout'];
 
 /** A rebuild's batching on `kind`, with the effects cap a user set (DARKROOM_REBUILD_BATCH_EFFECTS) if any. */
 export function rebuildBatching(kind: ViewStore['kind'], maxBatchEffects?: number): Batching {
@@ -275,7 +287,7 @@ async function heldRecords(views: ViewStore, generation: string, processors: str
 async function beginRebuild(options: {
   views: ViewStore; backend: TopicBackend; topology: Topology; startViews: StartViews;
   from: string; generation: string; processors: string[]; reason?: ReplayProgress['reason']; snapshot?: string;
-  rebuildBatchEffects?: number;
+  rebuildBatchEffects?: number; ownThreads?: readonly string[];
 }): Promise<Rebuild> {
   const { views, snapshot } = options;
   const batching = rebuildBatching(views.kind, options.rebuildBatchEffects);
@@ -334,10 +346,12 @@ export async function startRebuild(options: {
   /** A rebuild from a snapshot: its name, and the input records its offsets already cover (not counted as replayed). */
   snapshot?: string; baseline?: number;
   batching?: Batching;
+  /** Processors on a thread of their own: only for a rebuild that ends when caught up (REBUILD_OWN_THREADS). */
+  ownThreads?: readonly string[];
 }): Promise<Rebuild> {
   const { backend, generation } = options;
   const baseline = options.baseline ?? 0;
-  const pipeline = await options.startViews(generation, `darkroom-replay-${generation}`, options.processors, options.batching);
+  const pipeline = await options.startViews(generation, `darkroom-replay-${generation}`, options.processors, options.batching, options.ownThreads && [...options.ownThreads]);
   const progress: ReplayProgress = {
     generation, from: options.from, processors: options.processors, reason: options.reason ?? 'requested',
     ...(options.snapshot ? { snapshot: options.snapshot } : {}), phase: 'replaying',
@@ -417,8 +431,8 @@ export interface LiveViews {
 export async function startLiveViews(options: LiveViewsOptions): Promise<LiveViews> {
   const { views, backend, topology } = options;
   // Live pipelines batch as LIVE_BATCHING says; a rebuild passes its own (REBUILD_BATCHING).
-  const startViews: StartViews = (generation, groupPrefix, only, batching = LIVE_BATCHING[views.kind]) =>
-    options.startViews(generation, groupPrefix, only, batching);
+  const startViews: StartViews = (generation, groupPrefix, only, batching = LIVE_BATCHING[views.kind], ownThreads) =>
+    options.startViews(generation, groupPrefix, only, batching, ownThreads);
   const log = options.log ?? (() => {});
   const pollMs = options.pollMs ?? 1000;
   const slack = options.catchUpSlack ?? 100;
@@ -629,7 +643,7 @@ export async function replayStandalone(options: {
   const generation = nextGeneration(await views.generations(), from);
   const job = await beginRebuild({
     views, backend, topology, startViews: options.startViews, from, generation, processors: replayed, snapshot: options.fromSnapshot,
-    rebuildBatchEffects: options.rebuildBatchEffects,
+    rebuildBatchEffects: options.rebuildBatchEffects, ownThreads: REBUILD_OWN_THREADS,
   });
   try {
     for (;;) {
@@ -639,8 +653,9 @@ export async function replayStandalone(options: {
       await new Promise((r) => setTimeout(r, options.pollMs ?? 1000));
     }
     job.progress.phase = 'switching';
+    // The progress stays as measured at lag 0: a stopped pipeline holds no partitions, so measuring
+    // again would count nothing replayed.
     await job.stop();
-    await job.refresh();
     // Forwarders keep running live; their offsets as of now (a little behind at most: whatever they
     // forward again is dropped downstream by its source position, see runtime.ts).
     await carryOver(views, from, generation, viewProcessors(topology).filter((n) => !replayed.includes(n)), false);
@@ -708,7 +723,10 @@ export async function verifyAgainstRebuild(options: {
   const replayed = replaySet(topology, 'all');
   await checkFullHistory(backend, topology, replayed);
   const scratch = `verify-${Date.now().toString(36)}`;
-  const job = await startRebuild({ backend, topology, startViews: options.startViews, from: options.generation, generation: scratch, processors: replayed, batching: rebuildBatching(views.kind, options.rebuildBatchEffects) });
+  const job = await startRebuild({
+    backend, topology, startViews: options.startViews, from: options.generation, generation: scratch, processors: replayed,
+    batching: rebuildBatching(views.kind, options.rebuildBatchEffects), ownThreads: REBUILD_OWN_THREADS,
+  });
   try {
     while ((await job.refresh()).lag > 0) await new Promise((r) => setTimeout(r, 200));
     await job.stop();

@@ -79,10 +79,10 @@ export async function openReplayEngines(config: Config): Promise<{ backbone: Bac
   const backbone = await openBackbone(config, topology.internalTopics);
   const views = await openViewStore(config).catch(async (error) => { await backbone.close(); throw error; });
   const codec = await createRecordCodec({ serde: backbone.serde, registry: backbone.registry, internalTopics: topology.internalTopics.map((t) => t.name) });
-  const startViews: StartViews = (generation, groupPrefix, only, batching) => startPipeline({
+  const startViews: StartViews = (generation, groupPrefix, only, batching, ownThreads) => startPipeline({
     backend: backbone.backend, codec, topology: buildTopology(config), groupPrefix, only,
     sinkFor: (name) => viewSink(views, generation, name),
-    workers: config.workers, ...batching,
+    workers: config.workers, ownThreads, ...batching,
     workerSetup: {
       dataDir: config.dataDir, generation, groupPrefix, schemaRegistryUrl: config.schemaRegistryUrl, redisUrl: config.redisUrl, ...batching,
       topology: {

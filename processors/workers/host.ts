@@ -16,6 +16,8 @@ export interface WorkerHostOptions {
   /** Partition count of the topics (the same for every topic the processors read). */
   partitions: number;
   processors: string[];
+  /** Threads are named darkroom-<threadName>-<i> (default "processors"). */
+  threadName?: string;
   observer?: RuntimeObserver;
   log?: (line: string) => void;
 }
@@ -83,7 +85,7 @@ export async function startWorkerHost(options: WorkerHostOptions): Promise<Worke
       eval: true,
       workerData: data,
       resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
-      name: `darkroom-processors-${w}`,
+      name: `darkroom-${options.threadName ?? 'processors'}-${w}`,
     });
     workers.push(worker);
     const ready = deferred();

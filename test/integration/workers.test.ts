@@ -1,6 +1,8 @@
 // Worker threads: the view processors split over 2 threads by partition (analytics on the main thread)
 // give exactly the feeds, timelines and post stats of a single-threaded run, also across a stop and
-// restart in between.
+// restart in between; so does feed-fanout alone on a thread of its own (what a rebuild that ends when
+// caught up asks for: processors/replay.ts REBUILD_OWN_THREADS).
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSimulation } from '../../simulator/index.ts';
@@ -37,16 +39,19 @@ async function deployment(dataDir: string, analytics?: AnalyticsStore) {
   const codec = await createRecordCodec({ serde, registry, internalTopics: topology.internalTopics.map((t) => t.name) });
   const views = await createEmbeddedViewStore({ dataDir });
   const generation = await views.currentGeneration();
+  /** Where each processor ran in the last run (ProcessorView details). */
+  const placements = new Map<string, string>();
   const only = topology.nodes.filter((n) => analytics || n.sink === 'views').map((n) => n.processor.name);
   return {
-    views, generation, producer: createEventProducer(backend, serde),
-    async run(workers: number): Promise<void> {
+    views, generation, placements, producer: createEventProducer(backend, serde),
+    async run(workers: number, ownThreads?: string[]): Promise<void> {
       const pipeline: Pipeline = await startPipeline({
-        backend, codec, topology, only, workers, lingerMs: 10,
+        backend, codec, topology, only, workers, ownThreads, lingerMs: 10,
         workerSetup: { dataDir, topology: topologyOptions, generation, groupPrefix: 'darkroom' },
         sinkFor: (name, kind) => (kind === 'views' ? viewSink(views, generation, name) : analyticsSink(analytics!, name)),
       });
       try {
+        for (const p of pipeline.processors) placements.set(p.name, p.details().thread as string);
         await eventually(async () => ((await pipelineStatus(backend, pipeline.processors)).lag === 0 ? true : undefined), 120_000, 'lag 0');
       } finally {
         await pipeline.stop();
@@ -91,6 +96,34 @@ describe('worker threads', () => {
       await threaded.close();
       await single.close();
       await analytics.close();
+    }
+  }, 300_000);
+
+  it('feed-fanout on a thread of its own gives the views of one thread', async () => {
+    const simulation = createSimulation({ users: USERS, seed: 12, startTs: Date.now() - 3_600_000, rate: 2_000 });
+    const events: DarkroomEvent[] = [...simulation.bootstrap(), ...simulation.next(8_000)];
+    const alone = await deployment(path.join(root.dir, 'alone'));
+    const single = await deployment(path.join(root.dir, 'alone-single'));
+    try {
+      await alone.producer.send(events);
+      await alone.run(1, ['feed-fanout']);
+      await single.producer.send(events);
+      await single.run(1);
+
+      // On one core the pipeline keeps every processor here: a thread would only move the work.
+      const own = os.availableParallelism() > 1 ? 'own worker' : 'main';
+      expect(alone.placements.get('feed-fanout')).toBe(own);
+      expect([...alone.placements].filter(([name]) => name !== 'feed-fanout').every(([, thread]) => thread === 'main')).toBe(true);
+      expect(single.placements.get('feed-fanout')).toBe('main');
+
+      const scope = { users: USERS, posts: simulation.stats().posts + 10, partitions: PARTITIONS };
+      const a = await snapshotViews(alone.views, alone.generation, undefined, scope);
+      const b = await snapshotViews(single.views, single.generation, undefined, scope);
+      expect(Object.keys(a.feeds).length).toBeGreaterThan(USERS / 4);
+      expect({ ...a, trending: [] }).toEqual({ ...b, trending: [] });
+    } finally {
+      await alone.close();
+      await single.close();
     }
   }, 300_000);
 });
