@@ -2,7 +2,7 @@
 // restoring state, sinks, offsets and retries. Vocabulary after Kafka Streams: one *task* per
 // processor and partition holds that partition's state; a micro-batch of effects is applied by the
 // sink together with the input offsets it consumed, in one atomic step.
-import type { Effect } from './effects.ts';
+import { effectWeight, type Effect } from './effects.ts';
 import type { Processor, Source } from './processor.ts';
 import type {
   Consumer, ProduceRecord, RecordBatch, TopicBackend, TopicPartition, TopicPartitionOffset, TopicRecord,
@@ -82,6 +82,8 @@ export interface RunningProcessor {
 
 interface PendingBatch {
   effects: Effect[];
+  /** Single-key changes in `effects` (effectWeight): what maxBatchEffects counts. */
+  weight: number;
   offsets: Map<string, TopicPartitionOffset>;
   repartition: Map<string, ProduceRecord[]>;
   deadLetters: ProduceRecord[];
@@ -141,7 +143,12 @@ const GROUP_COMMIT_MS = 1_000;
 const isEmpty = (batch: PendingBatch): boolean => batch.records === 0 && batch.effects.length === 0;
 
 function emptyBatch(): PendingBatch {
-  return { effects: [], offsets: new Map(), repartition: new Map(), deadLetters: [], records: 0, events: 0, startedAt: 0 };
+  return { effects: [], weight: 0, offsets: new Map(), repartition: new Map(), deadLetters: [], records: 0, events: 0, startedAt: 0 };
+}
+
+function addEffect(batch: PendingBatch, effect: Effect): void {
+  batch.effects.push(effect);
+  batch.weight += effectWeight(effect);
 }
 
 export interface ProcessorDefinition<S> {
@@ -383,9 +390,9 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
         if (!list) pending.repartition.set(topic, (list = []));
         list.push(produced);
       }
-      for (const effect of outcome) if (effect.kind !== 'repartition') pending.effects.push(effect);
+      for (const effect of outcome) if (effect.kind !== 'repartition') addEffect(pending, effect);
     } else {
-      for (const effect of outcome) pending.effects.push(effect);
+      for (const effect of outcome) addEffect(pending, effect);
     }
   }
 
@@ -458,7 +465,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
           continue;
         }
         take(queue, record, outcome, internal);
-        if (pending.effects.length >= maxBatchEffects || pending.records >= maxBatchEffects) await flush();
+        if (pending.weight >= maxBatchEffects || pending.records >= maxBatchEffects) await flush();
       }
       if (processed > 0 && processor.punctuate && states.has(task.partition)) {
         const effects = processor.punctuate(states.get(task.partition)!);
@@ -467,7 +474,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
         // own, which the linger flushes like any other, not only once the next record comes.
         if (task.restoring === 0 && effects.length) {
           if (isEmpty(pending)) pending.startedAt = Date.now();
-          for (const effect of effects) pending.effects.push(effect);
+          for (const effect of effects) addEffect(pending, effect);
         }
       }
       if (processed > 0) { task.wakeUp?.(); task.wakeUp = undefined; }
@@ -528,7 +535,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
           progress.eventsProcessed += batch.events;
           for (const o of offsets) progress.offsets.set(tpKey(o.topic, o.partition), o.offset);
           progress.lastError = undefined;
-          observer?.onBatch?.(processor.name, { events: batch.events, effects: batch.effects.length, sinkMs, records: batch.records, offsets });
+          observer?.onBatch?.(processor.name, { events: batch.events, effects: batch.weight, sinkMs, records: batch.records, offsets });
           break;
         } catch (error) {
           attempt++;

@@ -151,6 +151,10 @@ function checkScore(score: number, what: string): void {
   if (typeof score !== 'number' || Number.isNaN(score)) throw new SinkError(`${what} must be a number, got ${score}`);
 }
 
+function checkCap(cap: number | undefined, key: string): void {
+  if (cap !== undefined && (!Number.isInteger(cap) || cap < 1)) throw new SinkError(`zadd cap for ${key} must be a positive integer, got ${cap}`);
+}
+
 /** The data type an effect needs its key to hold; `del` works on any. */
 export function keyTypeOf(effect: ViewEffect): 'zset' | 'hash' | 'any' {
   switch (effect.kind) {
@@ -179,9 +183,13 @@ export function validateBatch(batch: ViewBatch): ViewEffect[] {
         throw new SinkError(`a view store does not apply "${effect.kind}" effects (processor ${batch.processor}); route them to the ${effect.kind === 'row' ? 'analytics store' : 'repartition topic'}`);
       case 'zadd':
         checkKey(effect.key); checkScore(effect.score, `zadd score for ${effect.key}`);
-        if (effect.cap !== undefined && (!Number.isInteger(effect.cap) || effect.cap < 1)) {
-          throw new SinkError(`zadd cap for ${effect.key} must be a positive integer, got ${effect.cap}`);
-        }
+        checkCap(effect.cap, effect.key);
+        break;
+      case 'zaddEach':
+        if (!Array.isArray(effect.keys) || effect.keys.length === 0) throw new SinkError(`zaddEach of ${effect.member} names no keys`);
+        for (const key of effect.keys) checkKey(key);
+        checkScore(effect.score, `zaddEach score for ${effect.keys[0]}`);
+        checkCap(effect.cap, effect.keys[0]);
         break;
       case 'zreplace':
         checkKey(effect.key);

@@ -77,14 +77,13 @@ export class FeedManager {
     });
     out.push({ kind: 'zadd', key: timelineKey(post.author_id), member: post.post_id, score: post.ts });
     const member = taggedMember(post.post_id, post.author_id);
-    out.push(this.feedEntry(s.feedKeys.of(author), member, post.ts));
+    const feeds = [s.feedKeys.of(author)];
     const fanOutOnWrite = !s.celebrities.has(author);
     if (fanOutOnWrite) {
       // A private account's followers are exactly the people allowed to see it, so the same loop serves.
-      s.followers.forEachFollower(author, (follower) => {
-        out.push(this.feedEntry(s.feedKeys.of(follower), member, post.ts));
-      });
+      s.followers.forEachFollower(author, (follower) => { feeds.push(s.feedKeys.of(follower)); });
     }
+    out.push({ kind: 'zaddEach', keys: feeds, member, score: post.ts, cap: this.rules.feedLength });
     s.posts.add(author, { postId: post.post_id, ts: post.ts, inFollowerFeeds: fanOutOnWrite });
   }
 

@@ -101,6 +101,7 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
       const set = value.set;
       switch (e.kind) {
         case 'zadd':
+        case 'zaddEach':
           set.add(e.member, e.score, e.cap);
           break;
         case 'zrem': set.remove(e.member); break;
@@ -132,7 +133,7 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
    */
   function changedTogether(value: Working, effects: ViewEffect[]): Working {
     if (effects.length < 2 || (value !== undefined && value.kind !== 'zset')) return undefined;
-    for (const e of effects) if (e.kind !== 'zadd' && e.kind !== 'zrem') return undefined;
+    for (const e of effects) if (e.kind !== 'zadd' && e.kind !== 'zaddEach' && e.kind !== 'zrem') return undefined;
     const working = value ?? { kind: 'zset', set: new SortedSet() };
     return working.set.applyChanges(effects as SetChange[]) ? working : undefined;
   }
@@ -153,17 +154,21 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
   }
 
   /**
-   * Effects grouped by key, in batch order per key, keys in first-seen order. Counted first, then
-   * placed in arrays of their final length: a rebuild batch spreads millions of effects over ~100k
-   * feeds, and growing that many arrays push by push took twice as long.
+   * Effects grouped by key, in batch order per key, keys in first-seen order; a zaddEach joins the
+   * group of each of its keys. Counted first, then placed in arrays of their final length: a rebuild
+   * batch spreads millions of effects over ~100k feeds, and growing that many arrays push by push
+   * took twice as long.
    */
   function byKey(effects: ViewEffect[]): { keys: string[]; groups: ViewEffect[][] } {
     const slots = new Map<string, number>();
     const keys: string[] = [];
     const counts: number[] = [];
-    const slotOf = new Int32Array(effects.length);
-    for (let i = 0; i < effects.length; i++) {
-      const key = effects[i].key;
+    let pairs = 0;
+    for (const e of effects) pairs += e.kind === 'zaddEach' ? e.keys.length : 1;
+    // The slot of every (effect, key) pair, in batch order.
+    const slotOf = new Int32Array(pairs);
+    let at = 0;
+    const place = (key: string) => {
       let slot = slots.get(key);
       if (slot === undefined) {
         slot = keys.length;
@@ -171,14 +176,22 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
         keys.push(key);
         counts.push(0);
       }
-      slotOf[i] = slot;
+      slotOf[at++] = slot;
       counts[slot]++;
+    };
+    for (const e of effects) {
+      if (e.kind === 'zaddEach') for (const key of e.keys) place(key);
+      else place(e.key);
     }
     const groups = counts.map((count) => new Array<ViewEffect>(count));
     const filled = new Int32Array(keys.length);
-    for (let i = 0; i < effects.length; i++) {
-      const slot = slotOf[i];
-      groups[slot][filled[slot]++] = effects[i];
+    at = 0;
+    for (const e of effects) {
+      const times = e.kind === 'zaddEach' ? e.keys.length : 1;
+      for (let n = 0; n < times; n++) {
+        const slot = slotOf[at++];
+        groups[slot][filled[slot]++] = e;
+      }
     }
     return { keys, groups };
   }

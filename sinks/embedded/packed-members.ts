@@ -9,7 +9,7 @@ export const SEPARATOR = '\0';
 export interface Packed { joined: string; scores: Float64Array; words: Uint32Array; count: number }
 
 /** A change a packed set takes in one pass (applyChanges): the view store's zadd and zrem. */
-export type SetChange = { kind: 'zadd'; member: string; score: number; cap?: number } | { kind: 'zrem'; member: string };
+export type SetChange = { kind: 'zadd' | 'zaddEach'; member: string; score: number; cap?: number } | { kind: 'zrem'; member: string };
 
 /** A length byte of 255 means "255 or more": such a member is placed by looking for separators. */
 const LONG = 255;

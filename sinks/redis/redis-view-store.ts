@@ -230,6 +230,10 @@ export async function createRedisViewStore(options: RedisViewStoreOptions): Prom
       // in batch order within a key: a key's consecutive capped adds then travel as one run (below).
       const byKey: ViewEffect[][] = [];
       for (const e of effects) {
+        if (e.kind === 'zaddEach') {
+          for (const key of e.keys) (byKey[indexOf(key) - FIRST_VIEW_KEY] ??= []).push({ kind: 'zadd', key, member: e.member, score: e.score, cap: e.cap });
+          continue;
+        }
         const k = indexOf(e.key) - FIRST_VIEW_KEY;
         (byKey[k] ??= []).push(e);
       }

@@ -77,6 +77,20 @@ export function runViewStoreSuite(name: string, make: () => Promise<ViewStore>, 
     ]);
   });
 
+  it(`${name}: zaddEach adds one member to each of its keys, capped, in batch order with the keys' other effects`, async () => {
+    const store = await fresh();
+    await apply(store, [1, 2, 3].map((n) => ({ kind: 'zadd', key: 'feed:f1', member: `p${n}`, score: n, cap: 3 })));
+    await apply(store, [
+      { kind: 'zaddEach', keys: ['feed:f1', 'feed:f2', 'feed:f3'], member: 'p9', score: 9, cap: 3 }, // trims p1 from f1
+      { kind: 'zrem', key: 'feed:f2', member: 'p9' }, // after the add, so f2 ends empty
+      { kind: 'zaddEach', keys: ['feed:f3'], member: 'p8', score: 8, cap: 3 },
+    ]);
+    expect((await store.zrangeByScoreDesc(G, 'feed:f1', { limit: 10 })).map((e) => e.member)).toEqual(['p9', 'p3', 'p2']);
+    expect(await store.zcard(G, 'feed:f2')).toBe(0);
+    expect(await store.zrangeByScoreDesc(G, 'feed:f3', { limit: 10 })).toEqual([{ member: 'p9', score: 9 }, { member: 'p8', score: 8 }]);
+    await expect(apply(store, [{ kind: 'zaddEach', keys: [], member: 'x', score: 1 }])).rejects.toThrow(/names no keys/);
+  });
+
   it(`${name}: zrem and zremTagged (tag after the last '|')`, async () => {
     const store = await fresh();
     await apply(store, [
@@ -167,6 +181,8 @@ export function runViewStoreSuite(name: string, make: () => Promise<ViewStore>, 
       [{ kind: 'zadd', key: 'feed:z', member: 'new', score: 2 }, { kind: 'hincr', key: 'post:h', field: 'n', by: 1 }],
       // not a view effect at all
       [{ kind: 'zadd', key: 'feed:z', member: 'new', score: 2 }, { kind: 'row', table: 'events', row: {} }],
+      // a fanout whose second key holds a hash
+      [{ kind: 'zaddEach', keys: ['feed:z', 'post:h'], member: 'new', score: 2 }],
     ];
     for (const effects of failing) {
       await expect(apply(store, effects, [{ topic: 't', partition: 0, offset: 9 }])).rejects.toThrow(/nothing applied|does not apply/);
@@ -245,8 +261,10 @@ export function runViewStoreSuite(name: string, make: () => Promise<ViewStore>, 
     const score = fc.integer({ min: 1, max: 6 });
     const zkey = fc.constantFrom('feed:x', 'feed:x', 'feed:y');
     const skey = fc.constantFrom('set:x', 'set:y');
-    const effect: fc.Arbitrary<Extract<Effect, { kind: 'zadd' | 'zrem' | 'sadd' | 'srem' }>> = fc.oneof(
+    const effect: fc.Arbitrary<Extract<Effect, { kind: 'zadd' | 'zaddEach' | 'zrem' | 'sadd' | 'srem' }>> = fc.oneof(
       { weight: 5, arbitrary: fc.record({ kind: fc.constant('zadd' as const), key: zkey, member, score, cap: fc.constant(3) }) },
+      // A fanout: the same add on each of several keys, in the batch's order on every one of them.
+      { weight: 3, arbitrary: fc.record({ kind: fc.constant('zaddEach' as const), keys: fc.subarray(['feed:x', 'feed:y'], { minLength: 1 }), member, score, cap: fc.constant(3) }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('zrem' as const), key: zkey, member }) },
       { weight: 2, arbitrary: fc.record({ kind: fc.constant('sadd' as const), key: skey, member, expiresAt: fc.constantFrom(1, 4_000_000_000_000) }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('srem' as const), key: skey, member }) },
@@ -258,14 +276,21 @@ export function runViewStoreSuite(name: string, make: () => Promise<ViewStore>, 
       const generation = `p${++run}`;
       const model = new Map<string, Map<string, number>>();
       for (const batch of batches) {
+        const setOf = (key: string) => {
+          const set = model.get(key) ?? new Map<string, number>();
+          model.set(key, set);
+          return set;
+        };
+        const zadd = (key: string, member: string, score: number, cap: number) => {
+          const set = setOf(key);
+          set.set(member, score);
+          while (set.size > cap) set.delete([...set].sort(byRank).at(-1)![0]);
+        };
         for (const e of batch) {
-          const set = model.get(e.key) ?? new Map<string, number>();
-          model.set(e.key, set);
-          if (e.kind === 'zadd') {
-            set.set(e.member, e.score);
-            while (set.size > e.cap!) set.delete([...set].sort(byRank).at(-1)![0]);
-          } else if (e.kind === 'sadd') set.set(e.member, e.expiresAt!);
-          else if (e.kind === 'zrem' || e.kind === 'srem') set.delete(e.member);
+          if (e.kind === 'zaddEach') for (const key of e.keys) zadd(key, e.member, e.score, e.cap!);
+          else if (e.kind === 'zadd') zadd(e.key, e.member, e.score, e.cap!);
+          else if (e.kind === 'sadd') setOf(e.key).set(e.member, e.expiresAt!);
+          else setOf(e.key).delete(e.member);
         }
         await apply(store, batch, [], generation);
       }

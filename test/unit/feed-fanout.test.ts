@@ -21,14 +21,8 @@ class Views {
 
   apply(effect: Effect): void {
     switch (effect.kind) {
-      case 'zadd': {
-        const zset = this.zset(effect.key);
-        zset.set(effect.member, effect.score);
-        if (effect.cap !== undefined && zset.size > effect.cap) {
-          for (const [member] of ranked(zset).slice(effect.cap)) zset.delete(member);
-        }
-        break;
-      }
+      case 'zadd': this.zadd(effect.key, effect.member, effect.score, effect.cap); break;
+      case 'zaddEach': for (const key of effect.keys) this.zadd(key, effect.member, effect.score, effect.cap); break;
       case 'zrem': this.zsets.get(effect.key)?.delete(effect.member); break;
       case 'zremTagged':
         for (const member of [...this.zset(effect.key).keys()]) {
@@ -40,6 +34,14 @@ class Views {
       case 'hset': this.hashes.set(effect.key, { ...this.hashes.get(effect.key), ...effect.fields }); break;
       case 'del': this.zsets.delete(effect.key); this.sets.delete(effect.key); this.hashes.delete(effect.key); break;
       default: throw new Error(`feed-fanout does not emit ${effect.kind}`);
+    }
+  }
+
+  zadd(key: string, member: string, score: number, cap: number | undefined): void {
+    const zset = this.zset(key);
+    zset.set(member, score);
+    if (cap !== undefined && zset.size > cap) {
+      for (const [m] of ranked(zset).slice(cap)) zset.delete(m);
     }
   }
 
@@ -163,7 +165,7 @@ describe('feed-fanout: fanout', () => {
     const world = new World({ celebrityFollowers: 3 });
     world.send(...followers('star', 3));
     const effects = world.send(post('star', 'p1', 10));
-    expect(effects.filter((e) => e.kind === 'zadd').map((e) => (e as { key: string }).key).sort())
+    expect(effects.flatMap((e) => (e.kind === 'zadd' ? [e.key] : e.kind === 'zaddEach' ? e.keys : [])).sort())
       .toEqual([feedKey('star'), timelineKey('star')]);
     expect(world.feed('f0')).toEqual([]);
     expect(world.views.members(celebritiesFollowedKey('f0'))).toEqual(['star']);
@@ -207,7 +209,7 @@ describe('feed-fanout: fanout', () => {
     world.send(post('bob', 'b30', 30), post('cid', 'c10', 10), post('bob', 'b50', 50), post('cid', 'c40', 40), post('bob', 'b20', 20));
     expect(world.feed('ann')).toEqual(['b50', 'c40', 'b30']);
     expect(world.feed('bob')).toEqual(['b50', 'b30', 'b20']);
-    const zadd = world.send(post('bob', 'b60', 60)).find((e) => e.kind === 'zadd' && e.key === feedKey('ann'));
+    const zadd = world.send(post('bob', 'b60', 60)).find((e) => e.kind === 'zaddEach' && e.keys.includes(feedKey('ann')));
     expect(zadd).toMatchObject({ cap: 3, score: 60 });
   });
 
