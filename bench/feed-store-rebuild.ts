@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Effect } from '../processors/effects.ts';
+import { effectWeight, type Effect } from '../processors/effects.ts';
 import { createFeedFanout, isBlockRelayed, type FeedFanoutInput } from '../processors/feed-fanout/index.ts';
 import { routeOf, type DarkroomEvent } from '../schemas/events.ts';
 import { createSimulation } from '../simulator/index.ts';
@@ -58,6 +58,8 @@ const store = values.redis
   : await createEmbeddedViewStore({ dataDir });
 
 let pending: Effect[] = [];
+/** Single-key changes in `pending` (a fanout counts its keys), as the runtime counts a batch. */
+let pendingWeight = 0;
 /** Relayed blocks go to the blocker's partition, as the internal topic would take them. */
 const relayed: FeedFanoutInput[] = [];
 let applied = 0;
@@ -69,7 +71,10 @@ function fold(input: FeedFanoutInput, key: string): void {
   const partition = partitionFor(key, PARTITIONS);
   for (const effect of fanout.apply(states[partition], input, { topic: 'bench', partition, offset: 0 })) {
     if (effect.kind === 'repartition') relayed.push(effect.value as unknown as FeedFanoutInput);
-    else pending.push(effect);
+    else {
+      pending.push(effect);
+      pendingWeight += effectWeight(effect);
+    }
   }
 }
 
@@ -84,28 +89,30 @@ function foldEvent(event: DarkroomEvent): void {
 async function flush(): Promise<void> {
   if (!pending.length) return;
   const effects = pending;
+  const weight = pendingWeight;
   pending = [];
+  pendingWeight = 0;
   const wall = performance.now();
   const cpu = process.cpuUsage();
   await store.applyBatch({ generation: 'g1', processor: 'feed-fanout', effects, offsets: [] });
   const used = process.cpuUsage(cpu);
   wallMs += performance.now() - wall;
   cpuMs += (used.user + used.system) / 1000;
-  applied += effects.length;
+  applied += weight;
   batches++;
   if (batches % 5 === 0) console.log(`  ${fmt(applied)} effects applied in ${batches} batches, ${fmt(applied / (wallMs / 1000))} effects/s so far`);
 }
 
 for (const event of simulation.bootstrap()) {
   foldEvent(event);
-  if (pending.length >= batchEffects) await flush();
+  if (pendingWeight >= batchEffects) await flush();
 }
 for (let left = events; left > 0;) {
   const chunk = simulation.next(Math.min(10_000, left));
   left -= chunk.length;
   for (const event of chunk) {
     foldEvent(event);
-    if (pending.length >= batchEffects) await flush();
+    if (pendingWeight >= batchEffects) await flush();
   }
 }
 await flush();

@@ -27,7 +27,7 @@ import { Redis } from 'ioredis';
 import { createFeedFanout } from '../processors/feed-fanout/index.ts';
 import { createTrending } from '../processors/trending-hashtags/index.ts';
 import { createEngagement } from '../processors/engagement-counters/index.ts';
-import type { Effect } from '../processors/effects.ts';
+import { effectWeight, type Effect } from '../processors/effects.ts';
 import type { Processor } from '../processors/processor.ts';
 import { routeOf, type DarkroomEvent } from '../schemas/events.ts';
 import { createSimulation } from '../simulator/index.ts';
@@ -83,14 +83,24 @@ async function load(views: ViewStore): Promise<void> {
   const submit = async (effects: Effect[]) => {
     while (inFlight.size >= LOAD_IN_FLIGHT) await Promise.race(inFlight);
     const sent: Promise<void> = views.applyBatch({ generation: GENERATION, processor: 'bench-loader', effects, offsets: [] })
-      .then(() => { applied += effects.length; inFlight.delete(sent); });
+      .then(() => { for (const e of effects) applied += effectWeight(e); inFlight.delete(sent); });
     inFlight.add(sent);
   };
   const flush = async (drain = false) => {
     const effects = pending;
     pending = [];
-    // One event can yield 100k effects (an author becoming a celebrity); a batch is one script call.
-    for (let i = 0; i < effects.length; i += LOAD_BATCH) await submit(effects.slice(i, i + LOAD_BATCH));
+    // One event can yield 100k effects (an author becoming a celebrity); a batch is one script call,
+    // of at most LOAD_BATCH key changes (a fanout counts its keys) unless one effect alone has more.
+    let from = 0;
+    let weight = 0;
+    for (let i = 0; i < effects.length; i++) {
+      weight += effectWeight(effects[i]);
+      if (weight >= LOAD_BATCH || i === effects.length - 1) {
+        await submit(effects.slice(from, i + 1));
+        from = i + 1;
+        weight = 0;
+      }
+    }
     if (drain) await Promise.all(inFlight);
   };
   // What the runtime does, in process: each record to every processor reading its topic, with the
