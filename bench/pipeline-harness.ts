@@ -41,6 +41,8 @@ export interface BenchPlatformOptions {
   lingerMs?: number;
   /** The analytics processor's linger (default: what `darkroom start` uses, cli/config.ts); `lingerMs` is the view processors'. */
   analyticsLingerMs?: number;
+  /** View processors on a worker thread of their own (processors/pipeline.ts `ownThreads`); `darkroom start` puts none there. */
+  ownThreads?: string[];
 }
 
 export interface BenchPlatform {
@@ -98,7 +100,7 @@ export async function openBenchPlatform(options: BenchPlatformOptions): Promise<
         ...common,
         only: topology.nodes.filter((n) => n.sink === 'views').map((n) => n.processor.name),
         sinkFor: (name) => viewSink(views, generation, name),
-        workers: options.workers, maxBatchEffects, lingerMs,
+        workers: options.workers, maxBatchEffects, lingerMs, ownThreads: options.ownThreads,
         workerSetup: { dataDir, topology: topologyOptions, generation, groupPrefix: 'darkroom', maxBatchEffects, lingerMs },
       });
       const analyticsPipeline = await startPipeline({

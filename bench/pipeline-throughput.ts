@@ -2,7 +2,7 @@
 //
 //   npx tsx bench/pipeline-throughput.ts [--mode embedded|kafka-redis] [--events N] [--users U]
 //       [--workers W] [--partitions P] [--rate R] [--duration S] [--skip-latency] [--cpu-profile FILE] [--latency-cpu-profile FILE]
-//       [--max-batch-effects N] [--linger-ms MS]
+//       [--max-batch-effects N] [--linger-ms MS] [--own-thread P1,P2]
 //
 // 1. Throughput: the topics are pre-filled with the simulator's world (a profile per user, every
 //    follow) and N stream events (the simulator's mix), then the pipeline starts and we time it until
@@ -35,6 +35,8 @@ const { values } = parseArgs({
     'max-batch-effects': { type: 'string' },
     'linger-ms': { type: 'string' },
     'analytics-linger-ms': { type: 'string' },
+    /** View processors on a worker thread of their own (what a standalone rebuild does with feed-fanout). */
+    'own-thread': { type: 'string' },
     /** Writes a V8 CPU profile of the throughput phase only (open it in Chrome DevTools). */
     'cpu-profile': { type: 'string' },
     /** A CPU profile of the latency phase (offered load, then until lag 0). */
@@ -350,10 +352,11 @@ const batching = {
   maxBatchEffects: values['max-batch-effects'] === undefined ? undefined : Number(values['max-batch-effects']),
   lingerMs: values['linger-ms'] === undefined ? undefined : Number(values['linger-ms']),
   analyticsLingerMs: values['analytics-linger-ms'] === undefined ? undefined : Number(values['analytics-linger-ms']),
+  ownThreads: values['own-thread']?.split(',').map((name) => name.trim()).filter(Boolean),
 };
 const platform = await openBenchPlatform({ mode, partitions, workers, kafkaBrokers: values.brokers!, redisUrl: values.redis!, ...batching });
 try {
-  console.log(`mode ${mode}, ${partitions} partitions, ${workers} worker thread(s), ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(`mode ${mode}, ${partitions} partitions, ${workers} worker thread(s)${batching.ownThreads?.length ? ` + one each for ${batching.ownThreads.join(', ')}` : ''}, ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   // Event time starts in the recent past so that expiring views (seen-state, stories) stay alive.
   const startTs = Date.now() - Math.ceil(events / 1000) * 1000 - 60_000;
   const simulation = createSimulation({ users, seed: 7, startTs, rate: 1000 });
