@@ -19,7 +19,7 @@
 // the latest committed batch).
 import path from 'node:path';
 import { open, type Database, type RootDatabase, type RootDatabaseOptions } from 'lmdb';
-import { splitTaggedMember } from '../../processors/effects.ts';
+import { effectWeight, splitTaggedMember } from '../../processors/effects.ts';
 import type { TopicPartitionOffset } from '../../topics/types.ts';
 import { SinkError } from '../errors.ts';
 import {
@@ -164,7 +164,7 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
     const keys: string[] = [];
     const counts: number[] = [];
     let pairs = 0;
-    for (const e of effects) pairs += e.kind === 'zaddEach' ? e.keys.length : 1;
+    for (const e of effects) pairs += effectWeight(e);
     // The slot of every (effect, key) pair, in batch order.
     const slotOf = new Int32Array(pairs);
     let at = 0;
@@ -187,7 +187,7 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
     const filled = new Int32Array(keys.length);
     at = 0;
     for (const e of effects) {
-      const times = e.kind === 'zaddEach' ? e.keys.length : 1;
+      const times = effectWeight(e);
       for (let n = 0; n < times; n++) {
         const slot = slotOf[at++];
         groups[slot][filled[slot]++] = e;
