@@ -25,6 +25,8 @@ export interface PipelineOptions {
   log?: (line: string) => void;
   maxBatchEffects?: number;
   lingerMs?: number;
+  /** Let sinks hold full batches in memory up to this many bytes (runtime.ts RuntimeOptions.holdBytes). */
+  holdBytes?: number;
   /** Only these processors (all when omitted). */
   only?: string[];
   /** Own only these partition numbers of every topic (all when omitted); worker threads use it. */
@@ -125,7 +127,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       running.set(name, await startProcessor({ processor: node.processor, stateful: node.stateful, sink: options.sinkFor(name, node.sink) }, {
         backend: options.backend, codec: options.codec, groupPrefix: options.groupPrefix ?? 'darkroom',
         observer: options.observer, log: options.log, maxBatchEffects: options.maxBatchEffects, lingerMs: options.lingerMs,
-        partitions: options.partitions,
+        holdBytes: options.holdBytes, partitions: options.partitions,
       }));
     }
   } catch (error) {

@@ -77,4 +77,59 @@ describe('embedded view store (lmdb)', () => {
     expect(layout('feed:plain')[0]).not.toBe(0xc1); // untouched since the earlier version
     await after.close();
   });
+
+  describe('held batches (a rebuild\'s full batches)', () => {
+    const budget = { maxBytes: 1 << 30 };
+    const at = (offset: number) => [{ topic: 'posts', partition: 0, offset }];
+    const feed = async (store: Awaited<ReturnType<typeof createEmbeddedViewStore>>, generation: string) =>
+      (await store.zrangeByScoreDesc(generation, 'feed:u1', { limit: 10 })).map((e) => e.member);
+
+    it('stay unread until a batch that is not held writes them, with their offsets', async () => {
+      const store = await createEmbeddedViewStore({ dataDir: fs.mkdtempSync(path.join(root, 'hold-')) });
+      await store.applyBatch({ generation: 'g2', processor: 'p', offsets: at(1), effects: [{ kind: 'zadd', key: 'feed:u1', member: 'a', score: 1 }], hold: budget });
+      await store.applyBatch({ generation: 'g2', processor: 'p', offsets: at(2), effects: [{ kind: 'zadd', key: 'feed:u1', member: 'b', score: 2 }, { kind: 'hincr', key: 'post:a', field: 'likes', by: 1 }], hold: budget });
+      expect(await feed(store, 'g2')).toEqual([]);
+      expect(await store.offsets('g2', 'p')).toEqual([]);
+      expect(await store.generations()).not.toContain('g2');
+
+      await store.applyBatch({ generation: 'g2', processor: 'p', offsets: at(3), effects: [{ kind: 'hincr', key: 'post:a', field: 'likes', by: 1 }] });
+      expect(await feed(store, 'g2')).toEqual(['b', 'a']);
+      expect(await store.hgetallMany('g2', ['post:a'])).toEqual([{ likes: '2' }]);
+      expect(await store.offsets('g2', 'p')).toEqual(at(3));
+      await store.close();
+    });
+
+    it('are written once past their budget, never held in the generation serving reads, and written on close', async () => {
+      const dataDir = fs.mkdtempSync(path.join(root, 'hold-'));
+      const store = await createEmbeddedViewStore({ dataDir });
+      await store.applyBatch({ generation: 'g2', processor: 'p', offsets: at(1), effects: [{ kind: 'zadd', key: 'feed:u1', member: 'a', score: 1 }], hold: { maxBytes: 10 } });
+      expect(await feed(store, 'g2')).toEqual(['a']);
+      await store.applyBatch({ generation: 'g1', processor: 'p', offsets: at(1), effects: [{ kind: 'zadd', key: 'feed:u1', member: 'live', score: 1 }], hold: budget });
+      expect(await feed(store, 'g1')).toEqual(['live']); // g1 serves reads (the initial generation)
+      await store.applyBatch({ generation: 'g2', processor: 'p', offsets: at(2), effects: [{ kind: 'zadd', key: 'feed:u1', member: 'b', score: 2 }], hold: budget });
+      expect(await feed(store, 'g2')).toEqual(['a']);
+      await store.close();
+      const reopened = await createEmbeddedViewStore({ dataDir });
+      expect(await feed(reopened, 'g2')).toEqual(['b', 'a']);
+      expect(await reopened.offsets('g2', 'p')).toEqual(at(2));
+      await reopened.close();
+    });
+
+    it('lost with a batch that cannot apply: the generation refuses batches and keeps what was written, until reopened', async () => {
+      const dataDir = fs.mkdtempSync(path.join(root, 'hold-'));
+      const store = await createEmbeddedViewStore({ dataDir });
+      await store.applyBatch({ generation: 'g2', processor: 'p', offsets: at(1), effects: [{ kind: 'zadd', key: 'feed:u1', member: 'a', score: 1 }] });
+      await store.applyBatch({ generation: 'g2', processor: 'p', offsets: at(2), effects: [{ kind: 'zadd', key: 'feed:u1', member: 'b', score: 2 }], hold: budget });
+      const wrongType = { generation: 'g2', processor: 'p', offsets: at(3), effects: [{ kind: 'hincr' as const, key: 'feed:u1', field: 'n', by: 1 }], hold: budget };
+      await expect(store.applyBatch(wrongType)).rejects.toThrow(/WRONGTYPE.*held batches of generation g2 were lost/);
+      await expect(store.applyBatch({ generation: 'g2', processor: 'p', offsets: at(3), effects: [] })).rejects.toThrow(/were lost/);
+      expect(await feed(store, 'g2')).toEqual(['a']);
+      expect(await store.offsets('g2', 'p')).toEqual(at(1));
+      await store.close();
+      const reopened = await createEmbeddedViewStore({ dataDir });
+      await reopened.applyBatch({ generation: 'g2', processor: 'p', offsets: at(2), effects: [{ kind: 'zadd', key: 'feed:u1', member: 'b', score: 2 }] });
+      expect(await feed(reopened, 'g2')).toEqual(['b', 'a']);
+      await reopened.close();
+    });
+  });
 });
