@@ -19,9 +19,9 @@
 // the latest committed batch).
 //
 // Held batches (ViewBatch.hold, a rebuild's full batches): their changed values stay decoded in memory
-// (`held`, one generation at a time, never the one serving reads) with the offsets they reached, and are
-// written in one transaction with the next batch of that generation that is not held, or once they
-// pass the batch's byte budget. A rebuild batch brings each feed a few dozen posts, and writing every
+// (`held`, per processor, never in the generation serving reads) with the offsets they reached, and
+// are written in one transaction with the processor's next batch that is not held, or once everything
+// held passes the batch's byte budget. A rebuild batch brings each feed a few dozen posts, and writing every
 // feed after every batch (a full one is ~20 KB, ~100k feeds per batch) was most of a rebuild's time.
 // If a held batch cannot apply, the batches held with it are lost (their values were changed in place):
 // the generation then refuses batches until the store is opened again, and the processor resumes from
@@ -54,14 +54,17 @@ type Working = { kind: 'zset'; set: SortedSet; expiresAt?: number } | { kind: 'h
 /** A value held in memory and roughly how many bytes it takes there. */
 interface HeldValue { value: Working; bytes: number }
 
-/** Batches of one generation held in memory: the values they changed, the offsets they reached. */
+/** A processor's batches held in memory (one generation): the values they changed, the offsets they reached. */
 interface Held {
   generation: string;
   values: Map<string, HeldValue>;
-  /** processor → "topic:partition" → next offset */
-  offsets: Map<string, Map<string, number>>;
+  /** "topic:partition" → next offset */
+  offsets: Map<string, number>;
   bytes: number;
 }
+
+/** A batch's effects by key (see byKey). */
+interface Grouped { keys: string[]; groups: ViewEffect[][] }
 
 /** Rough in-memory size of a held value, for the hold budget. */
 function heldBytes(value: Working): number {
@@ -189,7 +192,7 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
    * batch spreads millions of effects over ~100k feeds, and growing that many arrays push by push
    * took twice as long.
    */
-  function byKey(effects: ViewEffect[]): { keys: string[]; groups: ViewEffect[][] } {
+  function byKey(effects: ViewEffect[]): Grouped {
     const slots = new Map<string, number>();
     const keys: string[] = [];
     const counts: number[] = [];
@@ -226,7 +229,8 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
     return { keys, groups };
   }
 
-  let held: Held | undefined;
+  /** Held batches, by processor (one generation each). */
+  const held = new Map<string, Held>();
   /** Held-batch work (merging, writing) runs one call at a time, so a write never sees half a merge. */
   let heldTurn: Promise<void> = Promise.resolve();
   /** Generations whose held batches were lost, and why (see the header). */
@@ -237,9 +241,13 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
    */
   const writing = new Map<string, Set<Promise<void>>>();
 
-  /** Applies a batch to the held values of its generation (loading what is not held yet). */
-  function mergeHeld(into: Held, batch: ViewBatch, effects: ViewEffect[]): void {
-    const { keys, groups } = byKey(effects);
+  const holds = (generation: string): boolean => {
+    for (const h of held.values()) if (h.generation === generation) return true;
+    return false;
+  };
+
+  /** Applies a batch to the values its processor holds (loading what it does not hold yet). */
+  function mergeHeld(into: Held, batch: ViewBatch, { keys, groups }: Grouped): void {
     const now = Date.now();
     const generation = into.generation;
     try {
@@ -252,60 +260,65 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
         if (entry) { entry.value = value; entry.bytes = bytes; } else into.values.set(key, { value, bytes });
       }
     } catch (error) {
-      held = undefined;
-      const reason = `held batches of generation ${generation} were lost (${(error as Error).message}); ${batch.processor} resumes from its written offsets once the store is opened again`;
+      for (const [processor, h] of held) if (h.generation === generation) held.delete(processor);
+      const reason = `held batches of generation ${generation} were lost (${(error as Error).message}); its processors resume from their written offsets once the store is opened again`;
       lost.set(generation, reason);
       throw error instanceof SinkError ? new SinkError(`${error.message}; ${reason}`) : error;
     }
-    let offsets = into.offsets.get(batch.processor);
-    if (!offsets) into.offsets.set(batch.processor, (offsets = new Map()));
-    for (const o of batch.offsets) offsets.set(offsetField(o), o.offset);
+    for (const o of batch.offsets) into.offsets.set(offsetField(o), o.offset);
   }
 
-  /** Writes the held values and offsets in one transaction. */
-  async function writeHeld(): Promise<void> {
-    const out = held;
+  /** Writes what `processor` holds, values and offsets, in one transaction. */
+  async function writeHeld(processor: string): Promise<void> {
+    const out = held.get(processor);
     if (!out) return;
-    held = undefined;
+    held.delete(processor);
     const { generation } = out;
     try {
       await root.childTransaction(() => {
         for (const [key, entry] of out.values) put([generation, key], entry.value);
-        for (const [processor, offsets] of out.offsets) {
-          const stored = { ...(offsetsDb.get([generation, processor]) ?? {}) };
-          for (const [field, offset] of offsets) stored[field] = offset;
-          offsetsDb.putSync([generation, processor], stored);
-        }
+        const stored = { ...(offsetsDb.get([generation, processor]) ?? {}) };
+        for (const [field, offset] of out.offsets) stored[field] = offset;
+        offsetsDb.putSync([generation, processor], stored);
         meta.putSync(['generation', generation], true);
       });
     } catch (error) {
-      lost.set(generation, `held batches of generation ${generation} could not be written (${(error as Error).message}); the processors resume from their written offsets once the store is opened again`);
+      lost.set(generation, `held batches of generation ${generation} could not be written (${(error as Error).message}); its processors resume from their written offsets once the store is opened again`);
       throw error;
     }
   }
 
   /**
-   * A batch that asks to be held, or one of a generation with held batches: merged into `held`, which
-   * is written unless the batch may stay held (never in the generation serving reads, whose readers
-   * would miss it) and the budget allows.
+   * A batch that asks to be held, or one of a generation with held batches. Merged into what its
+   * processor holds, which is written unless the batch may stay held (never in the generation serving
+   * reads, whose readers would miss it) and the budget allows. Processors keep views of their own, but
+   * should another processor hold a key the batch changes, that one's batches are written first, so
+   * every key still changes in the order of the batches.
    */
   async function applyHeld(batch: ViewBatch, effects: ViewEffect[]): Promise<void> {
-    const { generation } = batch;
+    const { generation, processor } = batch;
     const failed = lost.get(generation);
     if (failed) throw new SinkError(failed);
     const mayHold = batch.hold !== undefined && generation !== (meta.get('current-generation') ?? INITIAL_GENERATION);
-    if (held && held.generation !== generation) await writeHeld();
-    if (!mayHold && !held) return writeBatch(batch, effects);
+    if (held.get(processor)?.generation !== generation) await writeHeld(processor);
+    const grouped = byKey(effects);
+    for (const [other, theirs] of [...held]) {
+      if (other !== processor && theirs.generation === generation && grouped.keys.some((key) => theirs.values.has(key))) await writeHeld(other);
+    }
+    if (!mayHold && !held.has(processor)) return writeBatch(batch, grouped);
     const landing = writing.get(generation);
     if (landing) await Promise.allSettled(landing);
-    held ??= { generation, values: new Map(), offsets: new Map(), bytes: 0 };
-    mergeHeld(held, batch, effects);
-    if (!mayHold || held.bytes > batch.hold!.maxBytes) await writeHeld();
+    let into = held.get(processor);
+    if (!into) held.set(processor, (into = { generation, values: new Map(), offsets: new Map(), bytes: 0 }));
+    mergeHeld(into, batch, grouped);
+    if (!mayHold) return writeHeld(processor);
+    let total = 0;
+    for (const h of held.values()) total += h.bytes;
+    if (total > batch.hold!.maxBytes) for (const name of [...held.keys()]) await writeHeld(name);
   }
 
-  async function writeBatch(batch: ViewBatch, effects: ViewEffect[]): Promise<void> {
+  async function writeBatch(batch: ViewBatch, { keys, groups }: Grouped): Promise<void> {
     const { generation, processor } = batch;
-    const { keys, groups } = byKey(effects);
     await root.childTransaction(() => {
       const now = Date.now();
       for (let i = 0; i < keys.length; i++) {
@@ -328,12 +341,12 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
       const effects = validateBatch(batch);
       try {
         const { generation } = batch;
-        if (batch.hold !== undefined || held?.generation === generation || lost.has(generation)) {
+        if (batch.hold !== undefined || holds(generation) || lost.has(generation)) {
           const turn = heldTurn.then(() => applyHeld(batch, effects));
           heldTurn = turn.catch(() => {});
           await turn;
         } else {
-          const write = writeBatch(batch, effects);
+          const write = writeBatch(batch, byKey(effects));
           let set = writing.get(generation);
           if (!set) writing.set(generation, (set = new Set()));
           set.add(write);
@@ -381,7 +394,7 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
       if (generation === (await store.currentGeneration())) {
         throw new SinkError(`cannot drop generation ${generation}: it serves reads (switch first)`);
       }
-      if (held?.generation === generation) held = undefined;
+      for (const [processor, h] of held) if (h.generation === generation) held.delete(processor);
       lost.delete(generation);
       // In chunks, so a big generation does not hold one huge write transaction.
       for (;;) {
@@ -517,7 +530,7 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
 
     async close() {
       await heldTurn;
-      if (held) await writeHeld();
+      for (const processor of [...held.keys()]) await writeHeld(processor);
       await root.close();
     },
   };

@@ -115,6 +115,21 @@ describe('embedded view store (lmdb)', () => {
       await reopened.close();
     });
 
+    it('are held per processor: another processor\'s batches leave them held, unless they change a key held', async () => {
+      const store = await createEmbeddedViewStore({ dataDir: fs.mkdtempSync(path.join(root, 'hold-')) });
+      await store.applyBatch({ generation: 'g2', processor: 'fanout', offsets: at(1), effects: [{ kind: 'zadd', key: 'feed:u1', member: 'a', score: 1 }, { kind: 'hset', key: 'post:a', fields: { by: 'u9' } }], hold: budget });
+      await store.applyBatch({ generation: 'g2', processor: 'counters', offsets: at(7), effects: [{ kind: 'hincr', key: 'stats:a', field: 'likes', by: 1 }] });
+      expect(await store.hgetallMany('g2', ['stats:a', 'post:a'])).toEqual([{ likes: '1' }, null]);
+      expect(await store.offsets('g2', 'fanout')).toEqual([]);
+      // A key the other processor holds: its batches are written first, then this one on top.
+      await store.applyBatch({ generation: 'g2', processor: 'counters', offsets: at(8), effects: [{ kind: 'hset', key: 'post:a', fields: { likes: 1 } }] });
+      expect(await store.hgetallMany('g2', ['post:a'])).toEqual([{ by: 'u9', likes: '1' }]);
+      expect(await feed(store, 'g2')).toEqual(['a']);
+      expect(await store.offsets('g2', 'fanout')).toEqual(at(1));
+      expect(await store.offsets('g2', 'counters')).toEqual(at(8));
+      await store.close();
+    });
+
     it('lost with a batch that cannot apply: the generation refuses batches and keeps what was written, until reopened', async () => {
       const dataDir = fs.mkdtempSync(path.join(root, 'hold-'));
       const store = await createEmbeddedViewStore({ dataDir });
