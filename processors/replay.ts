@@ -121,7 +121,8 @@ export const REBUILD_OWN_THREADS: readonly string[] = ['feed-fanout'];
 export function rebuildBatching(kind: ViewStore['kind'], tuning: Batching = {}): Batching {
   const batching = { ...REBUILD_BATCHING[kind] };
   if (tuning.maxBatchEffects !== undefined) batching.maxBatchEffects = tuning.maxBatchEffects;
-  if (tuning.holdBytes !== undefined) batching.holdBytes = tuning.holdBytes || undefined;
+  // Redis writes every batch as it comes (a script per batch): nothing to hold there.
+  if (tuning.holdBytes !== undefined && kind === 'embedded') batching.holdBytes = tuning.holdBytes || undefined;
   return batching;
 }
 

@@ -15,9 +15,10 @@ export interface Sink {
   /**
    * Applies effects and offsets atomically. With `hold`, the sink may keep the batch in memory (up to
    * `hold.maxBytes` of held views) and write it together with a later batch that is not held; a sink
-   * that cannot hold just writes. `offsets()` answers what is written, never what is held.
+   * that cannot hold just writes. Resolves to 'held' when it held the batch. `offsets()` answers what
+   * is written, never what is held.
    */
-  apply(effects: Effect[], offsets: TopicPartitionOffset[], hold?: Hold): Promise<void>;
+  apply(effects: Effect[], offsets: TopicPartitionOffset[], hold?: Hold): Promise<void | 'held'>;
 }
 
 /** How much a sink may keep in memory for a processor far behind its inputs (see RuntimeOptions.holdBytes). */
@@ -556,10 +557,10 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
           await Promise.all([...batch.repartition].map(([topic, records]) => backend.produce(topic, records)));
           batch.deadLetters = [];
           batch.repartition.clear();
-          await sink.apply(batch.effects, offsets, holding);
+          const outcome = await sink.apply(batch.effects, offsets, holding);
           const sinkMs = performance.now() - started;
           progress.lastError = undefined;
-          if (holding) {
+          if (outcome === 'held') {
             if (held.records === 0) held.since = Date.now();
             for (const o of offsets) held.offsets.set(tpKey(o.topic, o.partition), o);
             held.events += batch.events;

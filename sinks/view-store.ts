@@ -74,8 +74,11 @@ export interface ViewBatch {
 
 export interface ViewStore {
   readonly kind: 'embedded' | 'redis';
-  /** Atomically apply effects and record `offsets` as the processor's resume point, within `generation`. */
-  applyBatch(batch: ViewBatch): Promise<void>;
+  /**
+   * Atomically apply effects and record `offsets` as the processor's resume point, within `generation`.
+   * Resolves to 'held' when the store kept the batch in memory instead (ViewBatch.hold).
+   */
+  applyBatch(batch: ViewBatch): Promise<void | 'held'>;
   /** The resume point a processor left in `generation` (empty when it never wrote there). */
   offsets(generation: string, processor: string): Promise<TopicPartitionOffset[]>;
 

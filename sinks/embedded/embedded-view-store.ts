@@ -295,7 +295,7 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
    * should another processor hold a key the batch changes, that one's batches are written first, so
    * every key still changes in the order of the batches.
    */
-  async function applyHeld(batch: ViewBatch, effects: ViewEffect[]): Promise<void> {
+  async function applyHeld(batch: ViewBatch, effects: ViewEffect[]): Promise<void | 'held'> {
     const { generation, processor } = batch;
     const failed = lost.get(generation);
     if (failed) throw new SinkError(failed);
@@ -314,7 +314,8 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
     if (!mayHold) return writeHeld(processor);
     let total = 0;
     for (const h of held.values()) total += h.bytes;
-    if (total > batch.hold!.maxBytes) for (const name of [...held.keys()]) await writeHeld(name);
+    if (total <= batch.hold!.maxBytes) return 'held';
+    for (const name of [...held.keys()]) await writeHeld(name);
   }
 
   async function writeBatch(batch: ViewBatch, { keys, groups }: Grouped): Promise<void> {
@@ -343,19 +344,18 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
         const { generation } = batch;
         if (batch.hold !== undefined || holds(generation) || lost.has(generation)) {
           const turn = heldTurn.then(() => applyHeld(batch, effects));
-          heldTurn = turn.catch(() => {});
-          await turn;
-        } else {
-          const write = writeBatch(batch, byKey(effects));
-          let set = writing.get(generation);
-          if (!set) writing.set(generation, (set = new Set()));
-          set.add(write);
-          try {
-            await write;
-          } finally {
-            set.delete(write);
-            if (set.size === 0 && writing.get(generation) === set) writing.delete(generation);
-          }
+          heldTurn = turn.then(() => {}, () => {});
+          return await turn;
+        }
+        const write = writeBatch(batch, byKey(effects));
+        let set = writing.get(generation);
+        if (!set) writing.set(generation, (set = new Set()));
+        set.add(write);
+        try {
+          await write;
+        } finally {
+          set.delete(write);
+          if (set.size === 0 && writing.get(generation) === set) writing.delete(generation);
         }
       } catch (error) {
         if (error instanceof SinkError) {

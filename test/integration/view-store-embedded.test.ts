@@ -86,8 +86,8 @@ describe('embedded view store (lmdb)', () => {
 
     it('stay unread until a batch that is not held writes them, with their offsets', async () => {
       const store = await createEmbeddedViewStore({ dataDir: fs.mkdtempSync(path.join(root, 'hold-')) });
-      await store.applyBatch({ generation: 'g2', processor: 'p', offsets: at(1), effects: [{ kind: 'zadd', key: 'feed:u1', member: 'a', score: 1 }], hold: budget });
-      await store.applyBatch({ generation: 'g2', processor: 'p', offsets: at(2), effects: [{ kind: 'zadd', key: 'feed:u1', member: 'b', score: 2 }, { kind: 'hincr', key: 'post:a', field: 'likes', by: 1 }], hold: budget });
+      expect(await store.applyBatch({ generation: 'g2', processor: 'p', offsets: at(1), effects: [{ kind: 'zadd', key: 'feed:u1', member: 'a', score: 1 }], hold: budget })).toBe('held');
+      expect(await store.applyBatch({ generation: 'g2', processor: 'p', offsets: at(2), effects: [{ kind: 'zadd', key: 'feed:u1', member: 'b', score: 2 }, { kind: 'hincr', key: 'post:a', field: 'likes', by: 1 }], hold: budget })).toBe('held');
       expect(await feed(store, 'g2')).toEqual([]);
       expect(await store.offsets('g2', 'p')).toEqual([]);
       expect(await store.generations()).not.toContain('g2');
@@ -104,7 +104,7 @@ describe('embedded view store (lmdb)', () => {
       const store = await createEmbeddedViewStore({ dataDir });
       await store.applyBatch({ generation: 'g2', processor: 'p', offsets: at(1), effects: [{ kind: 'zadd', key: 'feed:u1', member: 'a', score: 1 }], hold: { maxBytes: 10 } });
       expect(await feed(store, 'g2')).toEqual(['a']);
-      await store.applyBatch({ generation: 'g1', processor: 'p', offsets: at(1), effects: [{ kind: 'zadd', key: 'feed:u1', member: 'live', score: 1 }], hold: budget });
+      expect(await store.applyBatch({ generation: 'g1', processor: 'p', offsets: at(1), effects: [{ kind: 'zadd', key: 'feed:u1', member: 'live', score: 1 }], hold: budget })).toBeUndefined();
       expect(await feed(store, 'g1')).toEqual(['live']); // g1 serves reads (the initial generation)
       await store.applyBatch({ generation: 'g2', processor: 'p', offsets: at(2), effects: [{ kind: 'zadd', key: 'feed:u1', member: 'b', score: 2 }], hold: budget });
       expect(await feed(store, 'g2')).toEqual(['a']);

@@ -42,6 +42,7 @@ describe('DARKROOM_REBUILD_HOLD_MB', () => {
     expect(rebuildBatching('embedded', rebuildTuning(loadConfig())).holdBytes).toBe(REBUILD_BATCHING.embedded.holdBytes);
     process.env[HOLD] = '64';
     expect(rebuildBatching('embedded', rebuildTuning(loadConfig())).holdBytes).toBe(64 * 2 ** 20);
+    expect(rebuildBatching('redis', rebuildTuning(loadConfig())).holdBytes).toBeUndefined();
     process.env[HOLD] = '0';
     expect(rebuildBatching('embedded', rebuildTuning(loadConfig())).holdBytes).toBeUndefined();
   });
