@@ -313,12 +313,14 @@ export function runViewStoreSuite(name: string, make: () => Promise<ViewStore>, 
   });
 
   if (options.childStoreSource) {
-    it(`${name}: kill -9 of a writer loses nothing and counts nothing twice`, async () => {
+    it(`${name}: kill -9 of a writer loses nothing and counts nothing twice, also while it holds batches`, async () => {
       const store = await fresh();
-      for (let round = 0; round < 3; round++) {
-        await runWriterAndKill(options.childStoreSource!(), 250 + round * 150);
+      // Rounds 3-5 write a generation that does not serve reads, two batches in three held (a rebuild).
+      for (let round = 0; round < 6; round++) {
+        const generation = round < 3 ? G : 'g2';
+        await runWriterAndKill(options.childStoreSource!(), 250 + (round % 3) * 150, generation, round >= 3);
         const [offsets, [counter], size] = await Promise.all([
-          store.offsets(G, 'crash'), store.hgetallMany(G, ['crash:counter']), store.zcard(G, 'crash:feed'),
+          store.offsets(generation, 'crash'), store.hgetallMany(generation, ['crash:counter']), store.zcard(generation, 'crash:feed'),
         ]);
         const resume = offsets[0]?.offset ?? 0;
         expect(resume).toBeGreaterThan(0);
@@ -331,10 +333,11 @@ export function runViewStoreSuite(name: string, make: () => Promise<ViewStore>, 
 }
 
 /** A child that resumes from the store's offsets and applies batches in a loop until SIGKILL. */
-async function runWriterAndKill(storeSource: string, runMs: number): Promise<void> {
+async function runWriterAndKill(storeSource: string, runMs: number, generation: string, holding: boolean): Promise<void> {
   const source = `${storeSource}
-    const held = (await store.offsets('g1', 'crash'))[0]?.offset ?? 0;
+    const held = (await store.offsets(${JSON.stringify(generation)}, 'crash'))[0]?.offset ?? 0;
     let next = held;
+    let batches = 0;
     process.stdout.write('ready ' + held + '\\n');
     for (;;) {
       const effects = [];
@@ -343,7 +346,8 @@ async function runWriterAndKill(storeSource: string, runMs: number): Promise<voi
         effects.push({ kind: 'zadd', key: 'crash:feed', member: 'm' + (next + i), score: next + i });
       }
       next += 40;
-      await store.applyBatch({ generation: 'g1', processor: 'crash', effects, offsets: [{ topic: 't', partition: 0, offset: next }] });
+      const hold = ${holding} && ++batches % 3 !== 0 ? { maxBytes: 1 << 30 } : undefined;
+      await store.applyBatch({ generation: ${JSON.stringify(generation)}, processor: 'crash', effects, offsets: [{ topic: 't', partition: 0, offset: next }], hold });
     }`;
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', source], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
