@@ -3,25 +3,19 @@
 // and once the processor has caught up everything is written. Real embedded log, real view store.
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTopicBackend } from '../../topics/index.ts';
-import type { TopicRecord, TopicSpec } from '../../topics/types.ts';
+import type { TopicSpec } from '../../topics/types.ts';
 import type { Processor } from '../../processors/processor.ts';
-import { startProcessor, type RecordCodec } from '../../processors/runtime.ts';
+import { startProcessor } from '../../processors/runtime.ts';
 import { createEmbeddedViewStore } from '../../sinks/embedded/embedded-view-store.ts';
 import { viewSink } from '../../sinks/view-store.ts';
+import { textCodec } from '../helpers/text-codec.ts';
 import { eventually, tempDataDir } from '../helpers/tmp.ts';
 
 const TOPIC = 'hold-input';
 const RECORDS = 3_000;
 const spec: TopicSpec = { name: TOPIC, key: 'k', partitions: 2, retentionMs: -1, retentionBytes: -1, compacted: false };
 
-const textCodec: RecordCodec = {
-  decode: (record: TopicRecord) => record.value.toString('utf8'),
-  encodeInternal: () => Buffer.alloc(0),
-  isInternal: () => false,
-  sourceOf: () => undefined,
-  encodeDeadLetter: (record) => record.value,
-  deadLetterTopic: 'hold-dead-letters',
-};
+const codec = textCodec('hold-dead-letters');
 
 /** Each record counts once and enters a capped feed: what a rebuild's feeds and counters do. */
 const counter: Processor<Record<string, never>, string> = {
@@ -42,7 +36,7 @@ describe('held rebuild batches (embedded log and view store)', () => {
     const backend = await createTopicBackend({ dataDir: data.dir });
     const views = await createEmbeddedViewStore({ dataDir: data.dir });
     try {
-      await backend.ensureTopics([spec, { ...spec, name: textCodec.deadLetterTopic }]);
+      await backend.ensureTopics([spec, { ...spec, name: codec.deadLetterTopic }]);
       const records = Array.from({ length: RECORDS }, (_, i) => ({ key: `k${i}`, value: Buffer.from(String(i)), timestamp: 1_700_000_000_000 + i, partition: i % 2 }));
       for (let i = 0; i < RECORDS; i += 500) await backend.produce(TOPIC, records.slice(i, i + 500));
 
@@ -50,7 +44,7 @@ describe('held rebuild batches (embedded log and view store)', () => {
       const reported: number[] = [];
       // g2 is not the generation serving reads (g1), as in a rebuild.
       const running = await startProcessor({ processor: counter, sink: viewSink(views, 'g2', counter.name), stateful: false }, {
-        backend, codec: textCodec, groupPrefix: 'hold', lingerMs: 5, maxBatchEffects: 100, holdBytes: 1 << 30,
+        backend, codec, groupPrefix: 'hold', lingerMs: 5, maxBatchEffects: 100, holdBytes: 1 << 30,
         observer: { onBatch: (_p, info) => { written++; reported.push((info.offsets ?? []).reduce((n, o) => n + o.offset, 0)); } },
       });
       const sum = (offsets: Array<{ offset: number }>) => offsets.reduce((n, o) => n + o.offset, 0);

@@ -6,10 +6,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { createTopicBackend } from '../../topics/index.ts';
 import { namespacedBackend } from '../../topics/namespaced.ts';
-import type { TopicBackend, TopicPartitionOffset, TopicRecord, TopicSpec } from '../../topics/types.ts';
+import type { TopicBackend, TopicPartitionOffset, TopicSpec } from '../../topics/types.ts';
 import type { Effect } from '../../processors/effects.ts';
 import type { Processor } from '../../processors/processor.ts';
-import { startProcessor, type RecordCodec, type Sink } from '../../processors/runtime.ts';
+import { startProcessor, type Sink } from '../../processors/runtime.ts';
+import { textCodec } from '../helpers/text-codec.ts';
 import { eventually, tempDataDir } from '../helpers/tmp.ts';
 import { describeWith } from '../services.ts';
 import { SERVICES } from '../service-endpoints.ts';
@@ -19,14 +20,7 @@ const B = 'order-b';
 const spec = (name: string): TopicSpec => ({ name, key: 'k', partitions: 1, retentionMs: -1, retentionBytes: -1, compacted: false });
 
 /** Values are plain text "<label>": the codec under test is the runtime's ordering, not Avro. */
-const textCodec: RecordCodec = {
-  decode: (record: TopicRecord) => record.value.toString('utf8'),
-  encodeInternal: () => Buffer.alloc(0),
-  isInternal: () => false,
-  sourceOf: () => undefined,
-  encodeDeadLetter: (record) => record.value,
-  deadLetterTopic: 'order-dead-letters',
-};
+const codec = textCodec('order-dead-letters');
 
 /** Remembers the order it saw; emits it as one hset per event so the sink can check it too. */
 function recorder(): Processor<{ seen: string[] }, string> {
@@ -61,7 +55,7 @@ const B_EVENTS = [2, 4, 6, 8, 10].map((ts) => ({ ts, label: `b${ts}` }));
 const EXPECTED = [...A_EVENTS, ...B_EVENTS].sort((x, y) => x.ts - y.ts).map((e) => e.label);
 
 async function fill(backend: TopicBackend): Promise<void> {
-  await backend.ensureTopics([spec(A), spec(B), spec(textCodec.deadLetterTopic)]);
+  await backend.ensureTopics([spec(A), spec(B), spec(codec.deadLetterTopic)]);
   const records = (events: typeof A_EVENTS) => events.map((e) => ({ key: 'k', value: Buffer.from(e.label), timestamp: 1_700_000_000_000 + e.ts, partition: 0 }));
   await backend.produce(B, records(B_EVENTS));
   await backend.produce(A, records(A_EVENTS));
@@ -74,7 +68,7 @@ function orderSuite(open: () => Promise<TopicBackend>) {
       await fill(backend);
       const processor = recorder();
       const sink = memorySink();
-      const first = await startProcessor({ processor, sink, stateful: true }, { backend, codec: textCodec, groupPrefix: 'order', lingerMs: 5 });
+      const first = await startProcessor({ processor, sink, stateful: true }, { backend, codec, groupPrefix: 'order', lingerMs: 5 });
       await eventually(async () => sink.applied.length === EXPECTED.length, 20_000, 'every event applied');
       await first.stop();
       expect(sink.applied.map((e) => Object.values((e as { fields: Record<string, string> }).fields)[0])).toEqual(EXPECTED);
@@ -85,7 +79,7 @@ function orderSuite(open: () => Promise<TopicBackend>) {
       for (const e of more) await backend.produce(e.topic, [{ key: 'k', value: Buffer.from(e.label), timestamp: 1_700_000_000_000 + e.ts, partition: 0 }]);
       const seen: string[][] = [];
       const watching: Processor<{ seen: string[] }, string> = { ...processor, apply(state, label, source) { const effects = processor.apply(state, label, source); seen.push([...state.seen]); return effects; } };
-      const second = await startProcessor({ processor: watching, sink, stateful: true }, { backend, codec: textCodec, groupPrefix: 'order', lingerMs: 5 });
+      const second = await startProcessor({ processor: watching, sink, stateful: true }, { backend, codec, groupPrefix: 'order', lingerMs: 5 });
       await eventually(async () => sink.applied.length === EXPECTED.length + 2, 20_000, 'the new events applied');
       await second.stop();
       expect(seen.at(-1)).toEqual([...EXPECTED, 'b11', 'a12']);
@@ -98,7 +92,7 @@ function orderSuite(open: () => Promise<TopicBackend>) {
     const backend = await open();
     try {
       const topic = 'punctuation-input';
-      await backend.ensureTopics([spec(topic), spec(textCodec.deadLetterTopic)]);
+      await backend.ensureTopics([spec(topic), spec(codec.deadLetterTopic)]);
       // Records alone produce nothing; the punctuation publishes how many there were (like trending).
       const counter: Processor<{ count: number }, string> = {
         name: 'punctuation-counter', inputs: [topic], init: () => ({ count: 0 }),
@@ -107,7 +101,7 @@ function orderSuite(open: () => Promise<TopicBackend>) {
       };
       const sink = memorySink();
       // A batch is full after 4 records: the 4th flushes it right before the punctuation.
-      const running = await startProcessor({ processor: counter, sink, stateful: true }, { backend, codec: textCodec, groupPrefix: 'punct', lingerMs: 5, maxBatchEffects: 4 });
+      const running = await startProcessor({ processor: counter, sink, stateful: true }, { backend, codec, groupPrefix: 'punct', lingerMs: 5, maxBatchEffects: 4 });
       await backend.produce(topic, ['1', '2', '3', '4'].map((v, i) => ({ key: 'k', value: Buffer.from(v), timestamp: 1_700_000_000_000 + i, partition: 0 })));
       const published = () => sink.applied.map((e) => (e as { fields: Record<string, string> }).fields.n);
       await eventually(async () => published().includes('4'), 10_000, 'the punctuation after the 4th record applied');
