@@ -141,12 +141,6 @@ export class SortedSet {
 
   get size(): number { return this.packed ? this.packed.count : this.members.length; }
 
-  /** Rough bytes it takes in memory: members at ~40 bytes in the array form; text, score and word packed. */
-  approximateBytes(): number {
-    const packed = this.packed;
-    return packed ? packed.joined.length + packed.count * 12 : this.members.length * 56;
-  }
-
   /** Turns the packed form into the arrays, for any change other than the ones packed sets answer. */
   private unpack(): void {
     const packed = this.packed;
