@@ -2,7 +2,7 @@
 //
 //   npx tsx bench/replay-throughput.ts [--mode embedded|kafka-redis] [--events N] [--users U]
 //       [--workers W] [--partitions P] [--read-concurrency C] [--max-batch-effects N] [--linger-ms MS]
-//       [--hold-mb MB] [--cpu-profile FILE] [--snapshot] [--first-build-as-rebuild] [--standalone]
+//       [--cpu-profile FILE] [--snapshot] [--first-build-as-rebuild] [--standalone]
 //
 // 1. Fill: the simulator's world and N stream events are encoded here (serde.encodeSync) and
 //    produced straight to the backend in large per-topic batches, several in flight: the bench
@@ -21,15 +21,15 @@
 //    With --standalone the live views stop first and the replay is `darkroom replay` with no platform
 //    running (processors/replay.ts replayStandalone): a rebuild that ends when caught up, so it runs
 //    feed-fanout on a thread of its own (REBUILD_OWN_THREADS). The readers keep reading the store.
-// --max-batch-effects / --linger-ms / --hold-mb (0: no held batches) override the rebuild's batching
-// (processors/replay.ts REBUILD_BATCHING); the first build keeps the live batching (as `darkroom start` does on an empty store),
+// --max-batch-effects / --linger-ms override the rebuild's batching (processors/replay.ts
+// REBUILD_BATCHING); the first build keeps the live batching (as `darkroom start` does on an empty store),
 // or with --first-build-as-rebuild the rebuild's, which only makes the setup of a large run shorter. Analytics is not part of a replay (rows are facts), so it does not run here.
 import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import { createSimulation } from '../simulator/index.ts';
 import type { ProduceRecord } from '../topics/types.ts';
 import { startPipeline } from '../processors/pipeline.ts';
-import { REBUILD_BATCHING, replayStandalone, startLiveViews, type Batching, type ReplayProgress, type StartViews } from '../processors/replay.ts';
+import { REBUILD_BATCHING, replayStandalone, startLiveViews, type ReplayProgress, type StartViews } from '../processors/replay.ts';
 import { viewSink } from '../sinks/view-store.ts';
 import { pipelineStatus } from '../serving/status.ts';
 import { feedKey } from '../processors/feed-fanout/keys.ts';
@@ -46,7 +46,6 @@ const { values } = parseArgs({
     'read-concurrency': { type: 'string', default: '2' },
     'max-batch-effects': { type: 'string' },
     'linger-ms': { type: 'string' },
-    'hold-mb': { type: 'string' },
     'cpu-profile': { type: 'string' },
     /** After the replay, also time `snapshot create` of the new generation and a replay from it. */
     snapshot: { type: 'boolean', default: false },
@@ -68,7 +67,6 @@ const partitions = Number(values.partitions);
 const tuning = {
   maxBatchEffects: values['max-batch-effects'] === undefined ? undefined : Number(values['max-batch-effects']),
   lingerMs: values['linger-ms'] === undefined ? undefined : Number(values['linger-ms']),
-  holdMb: values['hold-mb'] === undefined ? undefined : Number(values['hold-mb']),
 };
 for (const [name, v] of Object.entries({ events, users, workers, partitions, ...tuning })) {
   if (v !== undefined && (!Number.isFinite(v) || v < 0)) {
@@ -86,10 +84,7 @@ const { backend, codec, views, topology, dataDir, serde } = platform;
  * --max-batch-effects / --linger-ms; the first build (groups "darkroom") keeps the live batching, or
  * takes the rebuild's with --first-build-as-rebuild.
  */
-const defined: Batching = {};
-if (tuning.maxBatchEffects !== undefined) defined.maxBatchEffects = tuning.maxBatchEffects;
-if (tuning.lingerMs !== undefined) defined.lingerMs = tuning.lingerMs;
-if (tuning.holdMb !== undefined) defined.holdBytes = tuning.holdMb ? tuning.holdMb * 2 ** 20 : undefined;
+const defined = Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined));
 const startViews: StartViews = (generation, groupPrefix, only, asked, ownThreads) => {
   const batching = groupPrefix !== 'darkroom' ? { ...asked, ...defined } : values['first-build-as-rebuild'] ? REBUILD_BATCHING[views.kind] : {};
   return startPipeline({
@@ -100,7 +95,7 @@ const startViews: StartViews = (generation, groupPrefix, only, asked, ownThreads
 };
 
 try {
-  console.log(`replay bench: ${mode}, ${fmt(events)} events, ${fmt(users)} users, ${workers} worker(s), ${partitions} partitions, rebuild batches ${tuning.maxBatchEffects ?? `replay's (${REBUILD_BATCHING[mode === 'embedded' ? 'embedded' : 'redis'].maxBatchEffects ?? 'runtime default'})`} effects / linger ${tuning.lingerMs ?? 'runtime default'} ms / held batches up to ${tuning.holdMb ?? `replay's (${(REBUILD_BATCHING[mode === 'embedded' ? 'embedded' : 'redis'].holdBytes ?? 0) / 2 ** 20})`} MB`);
+  console.log(`replay bench: ${mode}, ${fmt(events)} events, ${fmt(users)} users, ${workers} worker(s), ${partitions} partitions, rebuild batches ${tuning.maxBatchEffects ?? `replay's (${REBUILD_BATCHING[mode === 'embedded' ? 'embedded' : 'redis'].maxBatchEffects ?? 'runtime default'})`} effects / linger ${tuning.lingerMs ?? 'runtime default'} ms`);
 
   // 1. Fill the topics. Encoding is synchronous once the serde is warm; each topic gets one produce
   //    of a whole chunk. The embedded log takes up to 4 chunks in flight; the Kafka backend sends one

@@ -71,8 +71,6 @@ export interface Config {
   analyticsLingerMs: number;
   /** Effects per batch of a rebuild (replay, recovery, verify); undefined = the view store's default (processors/replay.ts). */
   rebuildBatchEffects?: number;
-  /** MB of views a rebuild may hold in memory between writes; undefined = the default (processors/replay.ts), 0 = none. */
-  rebuildHoldMb?: number;
 }
 
 export function loadConfig(): Config {
@@ -106,14 +104,8 @@ export function loadConfig(): Config {
     replayPollMs: int('DARKROOM_REPLAY_POLL_MS', 1_000, 50),
     analyticsLingerMs: int('DARKROOM_ANALYTICS_LINGER_MS', ANALYTICS_LINGER_MS, 1),
     rebuildBatchEffects: str('DARKROOM_REBUILD_BATCH_EFFECTS') === undefined ? undefined : int('DARKROOM_REBUILD_BATCH_EFFECTS', 0, 1_000),
-    rebuildHoldMb: str('DARKROOM_REBUILD_HOLD_MB') === undefined ? undefined : int('DARKROOM_REBUILD_HOLD_MB', 0, 0),
     produceTimeoutMs: int('DARKROOM_PRODUCE_TIMEOUT_MS', 10_000, 100),
   };
-}
-
-/** The rebuild batching a user set (processors/replay.ts rebuildBatching fills in the rest). */
-export function rebuildTuning(config: Config): { maxBatchEffects?: number; holdBytes?: number } {
-  return { maxBatchEffects: config.rebuildBatchEffects, holdBytes: config.rebuildHoldMb === undefined ? undefined : config.rebuildHoldMb * 2 ** 20 };
 }
 
 /** DARKROOM_DEBUG=1 prints stacks of unexpected errors. */

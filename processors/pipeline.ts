@@ -25,8 +25,6 @@ export interface PipelineOptions {
   log?: (line: string) => void;
   maxBatchEffects?: number;
   lingerMs?: number;
-  /** Let sinks hold full batches in memory up to this many bytes (runtime.ts RuntimeOptions.holdBytes). */
-  holdBytes?: number;
   /** Only these processors (all when omitted). */
   only?: string[];
   /** Own only these partition numbers of every topic (all when omitted); worker threads use it. */
@@ -127,7 +125,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       running.set(name, await startProcessor({ processor: node.processor, stateful: node.stateful, sink: options.sinkFor(name, node.sink) }, {
         backend: options.backend, codec: options.codec, groupPrefix: options.groupPrefix ?? 'darkroom',
         observer: options.observer, log: options.log, maxBatchEffects: options.maxBatchEffects, lingerMs: options.lingerMs,
-        holdBytes: options.holdBytes, partitions: options.partitions,
+        partitions: options.partitions,
       }));
     }
   } catch (error) {

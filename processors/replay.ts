@@ -45,12 +45,7 @@ export const VIEW_OWNERS: Record<string, string[]> = {
 export class ReplayRefused extends Error {}
 
 /** Runtime batching for a pipeline (processors/runtime.ts defaults when absent). */
-export interface Batching {
-  maxBatchEffects?: number;
-  lingerMs?: number;
-  /** Sinks may hold full batches in memory up to this many bytes (runtime.ts RuntimeOptions.holdBytes). */
-  holdBytes?: number;
-}
+export interface Batching { maxBatchEffects?: number; lingerMs?: number }
 
 /**
  * Starts view processors writing `generation` (the composition root knows workers, codec, sinks).
@@ -78,12 +73,6 @@ export const LIVE_BATCHING: Record<ViewStore['kind'], Batching> = {
 };
 
 /**
- * Held rebuild batches (runtime.ts RuntimeOptions.holdBytes) on the embedded store: up to this many MB
- * of changed views stay in memory between writes. DARKROOM_REBUILD_HOLD_MB sets another budget (0: none).
- */
-export const REBUILD_HOLD_MB = 1024;
-
-/**
  * Batching of a rebuild. A rebuild starts millions of records behind, so it is throughput-bound
  * from start to end: bench/replay-throughput.ts (1.19M source events, 20k users) rebuilt at ~20k
  * source events/s with the live 50k effects per batch and 62k with 1.5M, where a feed is decoded and
@@ -99,7 +88,7 @@ export const REBUILD_HOLD_MB = 1024;
  * 10M events, with full feeds, its longest script took 4.4 s and reads waited seconds (p99 3.4 s).
  */
 export const REBUILD_BATCHING: Record<ViewStore['kind'], Batching> = {
-  embedded: { maxBatchEffects: 3_000_000, lingerMs: LIVE_BATCHING.embedded.lingerMs, holdBytes: REBUILD_HOLD_MB * 2 ** 20 },
+  embedded: { maxBatchEffects: 3_000_000, lingerMs: LIVE_BATCHING.embedded.lingerMs },
   redis: {},
 };
 
@@ -114,16 +103,9 @@ export const REBUILD_BATCHING: Record<ViewStore['kind'], Batching> = {
  */
 export const REBUILD_OWN_THREADS: readonly string[] = ['feed-fanout'];
 
-/**
- * A rebuild's batching on `kind`, with what a user set (DARKROOM_REBUILD_BATCH_EFFECTS,
- * DARKROOM_REBUILD_HOLD_MB) in place of the defaults.
- */
-export function rebuildBatching(kind: ViewStore['kind'], tuning: Batching = {}): Batching {
-  const batching = { ...REBUILD_BATCHING[kind] };
-  if (tuning.maxBatchEffects !== undefined) batching.maxBatchEffects = tuning.maxBatchEffects;
-  // Redis writes every batch as it comes (a script per batch): nothing to hold there.
-  if (tuning.holdBytes !== undefined && kind === 'embedded') batching.holdBytes = tuning.holdBytes || undefined;
-  return batching;
+/** A rebuild's batching on `kind`, with the effects cap a user set (DARKROOM_REBUILD_BATCH_EFFECTS) if any. */
+export function rebuildBatching(kind: ViewStore['kind'], maxBatchEffects?: number): Batching {
+  return maxBatchEffects === undefined ? REBUILD_BATCHING[kind] : { ...REBUILD_BATCHING[kind], maxBatchEffects };
 }
 
 export type ReplayPhase = 'replaying' | 'switching' | 'done' | 'failed';
@@ -305,10 +287,10 @@ async function heldRecords(views: ViewStore, generation: string, processors: str
 async function beginRebuild(options: {
   views: ViewStore; backend: TopicBackend; topology: Topology; startViews: StartViews;
   from: string; generation: string; processors: string[]; reason?: ReplayProgress['reason']; snapshot?: string;
-  rebuildTuning?: Batching; ownThreads?: readonly string[];
+  rebuildBatchEffects?: number; ownThreads?: readonly string[];
 }): Promise<Rebuild> {
   const { views, snapshot } = options;
-  const batching = rebuildBatching(views.kind, options.rebuildTuning);
+  const batching = rebuildBatching(views.kind, options.rebuildBatchEffects);
   if (snapshot === undefined) {
     await checkFullHistory(options.backend, options.topology, options.processors);
     return startRebuild({ ...options, batching });
@@ -419,8 +401,8 @@ export interface LiveViewsOptions {
   pollMs?: number;
   /** The rebuild may switch once it is within this many records of the live pipeline. Default 100. */
   catchUpSlack?: number;
-  /** A user's overrides of a rebuild's batching (REBUILD_BATCHING). */
-  rebuildTuning?: Batching;
+  /** Effects per batch of a rebuild, instead of REBUILD_BATCHING's. */
+  rebuildBatchEffects?: number;
 }
 
 export interface LiveViews {
@@ -546,7 +528,7 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
       const start = snapshot === undefined ? 'offset 0' : `snapshot ${snapshot}`;
       rebuild = await beginRebuild({
         views, backend, topology, startViews, from: generation, generation: target, processors: replayed, reason, snapshot,
-        rebuildTuning: options.rebuildTuning,
+        rebuildBatchEffects: options.rebuildBatchEffects,
       });
       log(`replay: rebuilding ${replayed.join(', ')} from ${start} into generation ${target} (${reason}); serving stays on ${generation}`);
     } finally {
@@ -652,8 +634,8 @@ export async function replayStandalone(options: {
   followGraceMs?: number;
   /** Start from this snapshot's views and offsets instead of offset 0. */
   fromSnapshot?: string;
-  /** A user's overrides of the rebuild's batching (REBUILD_BATCHING). */
-  rebuildTuning?: Batching;
+  /** Effects per batch of the rebuild, instead of REBUILD_BATCHING's. */
+  rebuildBatchEffects?: number;
 }): Promise<ReplayProgress> {
   const { views, backend, topology } = options;
   const replayed = replaySet(topology, 'all');
@@ -661,7 +643,7 @@ export async function replayStandalone(options: {
   const generation = nextGeneration(await views.generations(), from);
   const job = await beginRebuild({
     views, backend, topology, startViews: options.startViews, from, generation, processors: replayed, snapshot: options.fromSnapshot,
-    rebuildTuning: options.rebuildTuning, ownThreads: REBUILD_OWN_THREADS,
+    rebuildBatchEffects: options.rebuildBatchEffects, ownThreads: REBUILD_OWN_THREADS,
   });
   try {
     for (;;) {
@@ -734,8 +716,8 @@ export async function generationOffsets(views: ViewStore, generation: string, na
  */
 export async function verifyAgainstRebuild(options: {
   views: ViewStore; backend: TopicBackend; topology: Topology; startViews: StartViews; generation: string; limit?: number;
-  /** A user's overrides of the rebuild's batching (REBUILD_BATCHING). */
-  rebuildTuning?: Batching;
+  /** Effects per batch of the rebuild, instead of REBUILD_BATCHING's. */
+  rebuildBatchEffects?: number;
 }): Promise<{ scratch: string; keys: number; differing: number; differences: Difference[] }> {
   const { views, backend, topology } = options;
   const replayed = replaySet(topology, 'all');
@@ -743,7 +725,7 @@ export async function verifyAgainstRebuild(options: {
   const scratch = `verify-${Date.now().toString(36)}`;
   const job = await startRebuild({
     backend, topology, startViews: options.startViews, from: options.generation, generation: scratch, processors: replayed,
-    batching: rebuildBatching(views.kind, options.rebuildTuning), ownThreads: REBUILD_OWN_THREADS,
+    batching: rebuildBatching(views.kind, options.rebuildBatchEffects), ownThreads: REBUILD_OWN_THREADS,
   });
   try {
     while ((await job.refresh()).lag > 0) await new Promise((r) => setTimeout(r, 200));

@@ -12,17 +12,8 @@ import type {
 export interface Sink {
   readonly name: string;
   offsets(): Promise<TopicPartitionOffset[]>;
-  /**
-   * Applies effects and offsets atomically. With `hold`, the sink may keep the batch in memory (up to
-   * `hold.maxBytes` of held views) and write it together with a later batch that is not held; a sink
-   * that cannot hold just writes. Resolves to 'held' when it held the batch. `offsets()` answers what
-   * is written, never what is held.
-   */
-  apply(effects: Effect[], offsets: TopicPartitionOffset[], hold?: Hold): Promise<void | 'held'>;
+  apply(effects: Effect[], offsets: TopicPartitionOffset[]): Promise<void>;
 }
-
-/** How much a sink may keep in memory for a processor far behind its inputs (see RuntimeOptions.holdBytes). */
-export interface Hold { maxBytes: number }
 
 /** A record that could not become an input of a processor, and why. */
 export class DecodeFailure extends Error {
@@ -64,14 +55,6 @@ export interface RuntimeOptions {
   maxBatchEffects?: number;
   /** ...or this long after its first record. */
   lingerMs?: number;
-  /**
-   * When set, a batch flushed because it was full (the processor is behind: a rebuild) may be held in
-   * its sink's memory, up to this many bytes of views, instead of written: a rebuild then writes a feed
-   * once per many batches instead of once per batch (Kafka Streams' record cache does this for its
-   * state stores). Held batches are written with the next batch that is not full, within
-   * MAX_HOLD_MS, or at stop; progress and the offsets reported are the written ones only.
-   */
-  holdBytes?: number;
   /** Subset of partitions to own (worker threads); all when omitted. */
   partitions?: number[];
   observer?: RuntimeObserver;
@@ -155,11 +138,6 @@ const MAX_SINK_BACKOFF_MS = 5_000;
  * which producers of the same log share, and nine processors committing every 20 ms batch kept it busy.
  */
 const GROUP_COMMIT_MS = 1_000;
-/**
- * Longest a sink holds a processor's batches before they are written: bounds the work a crash throws
- * away (it resumes from the written offsets) and keeps a long rebuild's progress moving.
- */
-const MAX_HOLD_MS = 30_000;
 
 /** Nothing to write: no record consumed, no effect (a punctuation can come without records). */
 const isEmpty = (batch: PendingBatch): boolean => batch.records === 0 && batch.effects.length === 0;
@@ -207,9 +185,6 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
   const restoredPromise = new Promise<void>((r) => (resolveRestored = r));
 
   let pending = emptyBatch();
-  /** Batches the sink holds in memory, not written yet (see RuntimeOptions.holdBytes). */
-  const held = { offsets: new Map<string, TopicPartitionOffset>(), events: 0, records: 0, weight: 0, since: 0 };
-  const hold: Hold | undefined = options.holdBytes ? { maxBytes: options.holdBytes } : undefined;
   let flushing: Promise<void> = Promise.resolve();
   let flushesQueued = 0;
   let stopped = false;
@@ -490,7 +465,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
           continue;
         }
         take(queue, record, outcome, internal);
-        if (pending.weight >= maxBatchEffects || pending.records >= maxBatchEffects) await flush(hold);
+        if (pending.weight >= maxBatchEffects || pending.records >= maxBatchEffects) await flush();
       }
       if (processed > 0 && processor.punctuate && states.has(task.partition)) {
         const effects = processor.punctuate(states.get(task.partition)!);
@@ -539,16 +514,14 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
     }
   }
 
-  /** Sends the pending batch to the sink; with `holdIt`, the sink may hold it (a full batch of a rebuild). */
-  function flush(holdIt?: Hold): Promise<void> {
+  function flush(): Promise<void> {
     flushesQueued++;
     flushing = flushing.then(async () => {
       flushesQueued--;
-      if (isEmpty(pending) && held.records === 0) return;
+      if (isEmpty(pending)) return;
       const batch = pending;
       pending = emptyBatch();
       const offsets = [...batch.offsets.values()];
-      const holding = holdIt !== undefined && !stopped && (held.records === 0 || Date.now() - held.since < MAX_HOLD_MS) ? holdIt : undefined;
       let attempt = 0;
       for (;;) {
         try {
@@ -557,29 +530,13 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
           await Promise.all([...batch.repartition].map(([topic, records]) => backend.produce(topic, records)));
           batch.deadLetters = [];
           batch.repartition.clear();
-          const outcome = await sink.apply(batch.effects, offsets, holding);
+          await sink.apply(batch.effects, offsets);
           const sinkMs = performance.now() - started;
+          progress.eventsProcessed += batch.events;
+          for (const o of offsets) progress.offsets.set(tpKey(o.topic, o.partition), o.offset);
           progress.lastError = undefined;
-          if (outcome === 'held') {
-            if (held.records === 0) held.since = Date.now();
-            for (const o of offsets) held.offsets.set(tpKey(o.topic, o.partition), o);
-            held.events += batch.events;
-            held.records += batch.records;
-            held.weight += batch.weight;
-            return;
-          }
-          // Written, and with it every batch the sink held.
-          const written = held.records === 0 ? offsets : [...new Map([...held.offsets, ...offsets.map((o) => [tpKey(o.topic, o.partition), o] as const)]).values()];
-          const events = batch.events + held.events;
-          const records = batch.records + held.records;
-          const effects = batch.weight + held.weight;
-          held.offsets.clear();
-          held.events = held.records = held.weight = 0;
-          progress.eventsProcessed += events;
-          for (const o of written) progress.offsets.set(tpKey(o.topic, o.partition), o.offset);
-          observer?.onBatch?.(processor.name, { events, effects, sinkMs, records, offsets: written });
-          commitLater(written);
-          return;
+          observer?.onBatch?.(processor.name, { events: batch.events, effects: batch.weight, sinkMs, records: batch.records, offsets });
+          break;
         } catch (error) {
           attempt++;
           progress.lastError = (error as Error).message;
@@ -590,15 +547,14 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
           await new Promise((r) => setTimeout(r, Math.min(MAX_SINK_BACKOFF_MS, 100 * 2 ** Math.min(attempt, 9))));
         }
       }
+      commitLater(offsets);
     });
     return flushing;
   }
 
   const timer = setInterval(() => {
     // A flush already queued (e.g. a batch retrying against a sink that is down) will take these too.
-    // Held batches with nothing pending: the processor has caught up, so they are written now.
-    if (flushesQueued > 0) return;
-    if (isEmpty(pending) ? held.records > 0 : Date.now() - pending.startedAt >= lingerMs) void flush();
+    if (flushesQueued === 0 && !isEmpty(pending) && Date.now() - pending.startedAt >= lingerMs) void flush();
   }, Math.max(5, Math.floor(lingerMs / 2)));
   timer.unref?.();
 

@@ -12,13 +12,10 @@
 // - `hincr` counts in integers or floats; `hset` stores numbers as their decimal text.
 // - A batch that cannot apply (bad effect, a key used as two different types) changes nothing:
 //   neither its effects nor its offsets.
-// - A batch with `hold` may stay in the store's memory until a batch of its generation without
-//   `hold` writes it (the embedded store holds rebuild batches, Redis writes every batch at once).
-//   Reads and `offsets` see only what is written.
 // - `row` and `repartition` effects do not belong here (the runtime routes them to the analytics store
 //   and to internal topics); a batch that contains one is rejected as a programming error.
 import type { Effect } from '../processors/effects.ts';
-import type { Hold, Sink } from '../processors/runtime.ts';
+import type { Sink } from '../processors/runtime.ts';
 import type { TopicPartitionOffset } from '../topics/types.ts';
 import { SinkError } from './errors.ts';
 
@@ -64,21 +61,12 @@ export interface ViewBatch {
   effects: Effect[];
   /** Next offset to read per input topic-partition once this batch is applied. */
   offsets: TopicPartitionOffset[];
-  /**
-   * The store may keep this batch in memory instead of writing it (a rebuild's full batches, see
-   * processors/runtime.ts holdBytes), and writes it, with its offsets, together with the next batch of
-   * the generation that is not held. Until then neither its effects nor its offsets are readable.
-   */
-  hold?: Hold;
 }
 
 export interface ViewStore {
   readonly kind: 'embedded' | 'redis';
-  /**
-   * Atomically apply effects and record `offsets` as the processor's resume point, within `generation`.
-   * Resolves to 'held' when the store kept the batch in memory instead (ViewBatch.hold).
-   */
-  applyBatch(batch: ViewBatch): Promise<void | 'held'>;
+  /** Atomically apply effects and record `offsets` as the processor's resume point, within `generation`. */
+  applyBatch(batch: ViewBatch): Promise<void>;
   /** The resume point a processor left in `generation` (empty when it never wrote there). */
   offsets(generation: string, processor: string): Promise<TopicPartitionOffset[]>;
 
@@ -243,6 +231,6 @@ export function viewSink(store: ViewStore, generation: string, processor: string
   return {
     name: `${store.kind}-views:${processor}@${generation}`,
     offsets: () => store.offsets(generation, processor),
-    apply: (effects, offsets, hold) => store.applyBatch({ generation, processor, effects, offsets, hold }),
+    apply: (effects, offsets) => store.applyBatch({ generation, processor, effects, offsets }),
   };
 }

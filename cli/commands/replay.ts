@@ -8,7 +8,7 @@
 //   progress by polling /v1/admin/replay;
 // - otherwise this process rebuilds every view itself and flips the generation pointer; live
 //   `darkroom start/process` processes (Kafka + Redis) notice the pointer and follow it.
-import { loadConfig, rebuildTuning, type Config } from '../config.ts';
+import { loadConfig, type Config } from '../config.ts';
 import { UserError } from '../errors.ts';
 import { openBackbone, openViewStore } from '../platform.ts';
 import { buildTopology } from '../../processors/topology.ts';
@@ -111,7 +111,7 @@ export async function replay(options: ReplayCliOptions): Promise<void> {
       views: engines.views, backend: engines.backbone.backend, topology: engines.topology, startViews: engines.startViews,
       keepOld: options.keepOld,
       fromSnapshot: options.fromSnapshot,
-      rebuildTuning: rebuildTuning(config),
+      rebuildBatchEffects: config.rebuildBatchEffects,
       // Live processes poll the pointer (DARKROOM_REPLAY_POLL_MS); give them a few rounds to move off the old generation.
       followGraceMs: config.redisUrl ? Math.max(3_000, 3 * config.replayPollMs) : 0,
       onProgress: (p) => {

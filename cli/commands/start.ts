@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { loadConfig, rebuildTuning } from '../config.ts';
+import { loadConfig } from '../config.ts';
 import { UserError, exitWithError } from '../errors.ts';
 import { openBackbone, openViewStore, openAnalyticsStore, redactUrl } from '../platform.ts';
 import { buildTopology } from '../../processors/topology.ts';
@@ -71,7 +71,7 @@ export async function start(roles: Roles): Promise<void> {
         },
       },
     });
-    live = await startLiveViews({ views, backend, topology, startViews, log, pollMs: config.replayPollMs, rebuildTuning: rebuildTuning(config) });
+    live = await startLiveViews({ views, backend, topology, startViews, log, pollMs: config.replayPollMs, rebuildBatchEffects: config.rebuildBatchEffects });
     // Analytics rows are facts, not views: they keep flowing, untouched by replays.
     pipeline = await startPipeline({
       backend, codec, topology, observer: metrics.observer, log,

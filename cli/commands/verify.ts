@@ -2,7 +2,7 @@
 // generation (default: the one serving reads) with a fresh rebuild from offset 0 into a scratch
 // generation that is dropped afterwards. Prints each difference; exit 0 when identical, 1 otherwise.
 // A fresh rebuild is comparable only when no events arrive meanwhile (stop the traffic first).
-import { loadConfig, rebuildTuning } from '../config.ts';
+import { loadConfig } from '../config.ts';
 import { UserError } from '../errors.ts';
 import { ReplayRefused, compareGenerations, verifyAgainstRebuild, type Difference } from '../../processors/replay.ts';
 import { adminCall, openReplayEngines, platformAnswers } from './replay.ts';
@@ -34,7 +34,7 @@ export async function verify(options: VerifyOptions): Promise<void> {
         outcome = { a, b: options.against, ...(await compareGenerations(views, a, options.against, options.limit)) };
       } else {
         process.stderr.write(`verify: rebuilding every view from offset 0 to compare with ${a}...\n`);
-        const result = await verifyAgainstRebuild({ views, backend: engines.backbone.backend, topology: engines.topology, startViews: engines.startViews, generation: a, limit: options.limit, rebuildTuning: rebuildTuning(config) })
+        const result = await verifyAgainstRebuild({ views, backend: engines.backbone.backend, topology: engines.topology, startViews: engines.startViews, generation: a, limit: options.limit, rebuildBatchEffects: config.rebuildBatchEffects })
           .catch((error: Error) => { throw error instanceof ReplayRefused ? new UserError(error.message) : error; });
         outcome = { a, b: 'fresh rebuild', keys: result.keys, differing: result.differing, differences: result.differences };
       }

@@ -13,7 +13,6 @@ export interface WorkerSetup {
   groupPrefix: string;
   maxBatchEffects?: number;
   lingerMs?: number;
-  holdBytes?: number;
   /** A Confluent-compatible registry instead of the file-backed one. */
   schemaRegistryUrl?: string;
   /** Redis views instead of the embedded store. */

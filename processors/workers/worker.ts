@@ -47,7 +47,7 @@ async function start(): Promise<void> {
   const store = views;
   pipeline = await startPipeline({
     backend, codec, topology, only: processors, partitions, log,
-    groupPrefix: setup.groupPrefix, maxBatchEffects: setup.maxBatchEffects, lingerMs: setup.lingerMs, holdBytes: setup.holdBytes,
+    groupPrefix: setup.groupPrefix, maxBatchEffects: setup.maxBatchEffects, lingerMs: setup.lingerMs,
     sinkFor: (name) => viewSink(store, setup.generation, name),
     observer: {
       onBatch: (processor, info) => {

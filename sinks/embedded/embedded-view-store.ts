@@ -17,15 +17,6 @@
 // kill -9 at any moment leaves the previous batch or this one, never half. Reads are memory-mapped
 // lmdb gets (no cache of our own, so several threads or processes on the same directory always read
 // the latest committed batch).
-//
-// Held batches (ViewBatch.hold, a rebuild's full batches): their changed values stay decoded in memory
-// (`held`, per processor, never in the generation serving reads) with the offsets they reached, and
-// are written in one transaction with the processor's next batch that is not held, or once everything
-// held passes the batch's byte budget. A rebuild batch brings each feed a few dozen posts, and writing every
-// feed after every batch (a full one is ~20 KB, ~100k feeds per batch) was most of a rebuild's time.
-// If a held batch cannot apply, the batches held with it are lost (their values were changed in place):
-// the generation then refuses batches until the store is opened again, and the processor resumes from
-// its written offsets, which never include a lost batch.
 import path from 'node:path';
 import { open, type Database, type RootDatabase, type RootDatabaseOptions } from 'lmdb';
 import { effectWeight, splitTaggedMember } from '../../processors/effects.ts';
@@ -37,7 +28,7 @@ import {
 } from '../view-store.ts';
 import type { SetChange } from './packed-members.ts';
 import { SortedSet, storedArrays, type StoredSortedSet } from './sorted-set.ts';
-import { encodeToKeep, viewCodec, type StoredView } from './view-codec.ts';
+import { viewCodec, type StoredView } from './view-codec.ts';
 
 type ViewKey = [string, string];
 
@@ -50,48 +41,6 @@ const VIEW_PAGE_SIZE = 65_536;
 
 /** A key being changed by the batch: its new value (undefined = deleted). */
 type Working = { kind: 'zset'; set: SortedSet; expiresAt?: number } | { kind: 'hash'; fields: Record<string, string> } | undefined;
-
-
-/** A processor's batches held in memory (one generation): the values they changed, the offsets they reached. */
-interface Held {
-  generation: string;
-  /**
-   * Encoded as the store writes them (null: the key goes), not decoded: held values outlive many
-   * batches, and decoded ones were replaced by a new copy every batch, garbage the major collector had
-   * to find in the old generation (a 3.95M-event rebuild ran no faster held than written).
-   */
-  values: Map<string, Buffer | null>;
-  /** "topic:partition" → next offset */
-  offsets: Map<string, number>;
-  bytes: number;
-}
-
-/** A batch's effects by key (see byKey). */
-interface Grouped { keys: string[]; groups: ViewEffect[][] }
-
-/** The stored value if it is alive at `now` (expiring sets vanish at their last member's expiry). */
-function alive(value: StoredView | undefined, now: number): StoredView | undefined {
-  if (value && value.t === 'z' && value.x !== undefined && value.x <= now) return undefined;
-  return value;
-}
-
-/** A stored value as the value a batch changes (undefined = absent). */
-function working(stored: StoredView | undefined): Working {
-  if (stored === undefined) return undefined;
-  return stored.t === 'z' ? { kind: 'zset', set: SortedSet.from(stored), expiresAt: stored.x } : { kind: 'hash', fields: stored.f };
-}
-
-/** A changed value as it is stored; undefined when the key goes (deleted, or an empty set or hash). */
-function storedOf(value: Working): StoredView | undefined {
-  if (value === undefined || (value.kind === 'zset' && value.set.size === 0)) return undefined;
-  if (value.kind === 'zset') {
-    const stored = value.set.toStored();
-    if (value.expiresAt !== undefined) stored.x = value.expiresAt;
-    return stored;
-  }
-  for (const _ in value.fields) return { t: 'h', f: value.fields };
-  return undefined;
-}
 
 export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions): Promise<ViewStore> {
   // 64 KB pages: a full feed (800 posts, ~16 KB packed) fits in a leaf page instead of a chain of
@@ -108,7 +57,9 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
 
   /** The stored value if it is alive at `now` (expiring sets vanish at their last member's expiry). */
   function live(generation: string, key: string, now = Date.now()): StoredView | undefined {
-    return alive(views.get([generation, key]), now);
+    const value = views.get([generation, key]);
+    if (value && value.t === 'z' && value.x !== undefined && value.x <= now) return undefined;
+    return value;
   }
 
   function sortedSet(generation: string, key: string): StoredSortedSet | undefined {
@@ -119,7 +70,9 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
 
   /** The stored value of `key` as the value a batch changes (undefined = absent or lapsed). */
   function load(generation: string, key: string, now: number): Working {
-    return working(live(generation, key, now));
+    const stored = live(generation, key, now);
+    if (stored === undefined) return undefined;
+    return stored.t === 'z' ? { kind: 'zset', set: SortedSet.from(stored), expiresAt: stored.x } : { kind: 'hash', fields: stored.f };
   }
 
   /** Applies the effects of one key, in order, to its current value; returns the new value. */
@@ -186,9 +139,18 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
   }
 
   function put(id: ViewKey, value: Working): void {
-    const stored = storedOf(value);
-    if (stored === undefined) views.removeSync(id);
-    else views.putSync(id, stored);
+    if (value === undefined || (value.kind === 'zset' && value.set.size === 0)) {
+      views.removeSync(id);
+    } else if (value.kind === 'zset') {
+      const stored = value.set.toStored();
+      if (value.expiresAt !== undefined) stored.x = value.expiresAt;
+      views.putSync(id, stored);
+    } else {
+      let empty = true;
+      for (const _ in value.fields) { empty = false; break; }
+      if (empty) views.removeSync(id);
+      else views.putSync(id, { t: 'h', f: value.fields });
+    }
   }
 
   /**
@@ -197,7 +159,7 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
    * batch spreads millions of effects over ~100k feeds, and growing that many arrays push by push
    * took twice as long.
    */
-  function byKey(effects: ViewEffect[]): Grouped {
+  function byKey(effects: ViewEffect[]): { keys: string[]; groups: ViewEffect[][] } {
     const slots = new Map<string, number>();
     const keys: string[] = [];
     const counts: number[] = [];
@@ -234,101 +196,9 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
     return { keys, groups };
   }
 
-  /** Held batches, by processor (one generation each). */
-  const held = new Map<string, Held>();
-  /** Held-batch work (merging, writing) runs one call at a time, so a write never sees half a merge. */
-  let heldTurn: Promise<void> = Promise.resolve();
-  /** Generations whose held batches were lost, and why (see the header). */
-  const lost = new Map<string, string>();
-  /**
-   * Batches being written the usual way, by generation: a merge reads values outside a transaction,
-   * so it waits for these to land first (another processor's batch may touch the same key).
-   */
-  const writing = new Map<string, Set<Promise<void>>>();
-
-  const holds = (generation: string): boolean => {
-    for (const h of held.values()) if (h.generation === generation) return true;
-    return false;
-  };
-
-  /** Applies a batch to the values its processor holds (loading what it does not hold yet). */
-  function mergeHeld(into: Held, batch: ViewBatch, { keys, groups }: Grouped): void {
-    const now = Date.now();
-    const generation = into.generation;
-    try {
-      for (let i = 0; i < keys.length; i++) {
-        const key = keys[i];
-        const entry = into.values.get(key);
-        const before = entry === undefined ? load(generation, key, now) : entry === null ? undefined : working(alive(viewCodec.decode(entry), now));
-        const stored = storedOf(applyToKey(key, before, groups[i], now));
-        const encoded = stored === undefined ? null : encodeToKeep(stored);
-        into.bytes += (encoded ? encoded.length : 0) - (entry ? entry.length : 0);
-        into.values.set(key, encoded);
-      }
-    } catch (error) {
-      for (const [processor, h] of held) if (h.generation === generation) held.delete(processor);
-      const reason = `held batches of generation ${generation} were lost (${(error as Error).message}); its processors resume from their written offsets once the store is opened again`;
-      lost.set(generation, reason);
-      throw error instanceof SinkError ? new SinkError(`${error.message}; ${reason}`) : error;
-    }
-    for (const o of batch.offsets) into.offsets.set(offsetField(o), o.offset);
-  }
-
-  /** Writes what `processor` holds, values and offsets, in one transaction. */
-  async function writeHeld(processor: string): Promise<void> {
-    const out = held.get(processor);
-    if (!out) return;
-    held.delete(processor);
-    const { generation } = out;
-    try {
-      await root.childTransaction(() => {
-        for (const [key, encoded] of out.values) {
-          if (encoded === null) views.removeSync([generation, key]);
-          else views.putSync([generation, key], encoded as unknown as StoredView); // passes the encoder as it is
-        }
-        const stored = { ...(offsetsDb.get([generation, processor]) ?? {}) };
-        for (const [field, offset] of out.offsets) stored[field] = offset;
-        offsetsDb.putSync([generation, processor], stored);
-        meta.putSync(['generation', generation], true);
-      });
-    } catch (error) {
-      lost.set(generation, `held batches of generation ${generation} could not be written (${(error as Error).message}); its processors resume from their written offsets once the store is opened again`);
-      throw error;
-    }
-  }
-
-  /**
-   * A batch that asks to be held, or one of a generation with held batches. Merged into what its
-   * processor holds, which is written unless the batch may stay held (never in the generation serving
-   * reads, whose readers would miss it) and the budget allows. Processors keep views of their own, but
-   * should another processor hold a key the batch changes, that one's batches are written first, so
-   * every key still changes in the order of the batches.
-   */
-  async function applyHeld(batch: ViewBatch, effects: ViewEffect[]): Promise<void | 'held'> {
+  async function writeBatch(batch: ViewBatch, effects: ViewEffect[]): Promise<void> {
     const { generation, processor } = batch;
-    const failed = lost.get(generation);
-    if (failed) throw new SinkError(failed);
-    const mayHold = batch.hold !== undefined && generation !== (meta.get('current-generation') ?? INITIAL_GENERATION);
-    if (held.get(processor)?.generation !== generation) await writeHeld(processor);
-    const grouped = byKey(effects);
-    for (const [other, theirs] of [...held]) {
-      if (other !== processor && theirs.generation === generation && grouped.keys.some((key) => theirs.values.has(key))) await writeHeld(other);
-    }
-    if (!mayHold && !held.has(processor)) return writeBatch(batch, grouped);
-    const landing = writing.get(generation);
-    if (landing) await Promise.allSettled(landing);
-    let into = held.get(processor);
-    if (!into) held.set(processor, (into = { generation, values: new Map(), offsets: new Map(), bytes: 0 }));
-    mergeHeld(into, batch, grouped);
-    if (!mayHold) return writeHeld(processor);
-    let total = 0;
-    for (const h of held.values()) total += h.bytes;
-    if (total <= batch.hold!.maxBytes) return 'held';
-    for (const name of [...held.keys()]) await writeHeld(name);
-  }
-
-  async function writeBatch(batch: ViewBatch, { keys, groups }: Grouped): Promise<void> {
-    const { generation, processor } = batch;
+    const { keys, groups } = byKey(effects);
     await root.childTransaction(() => {
       const now = Date.now();
       for (let i = 0; i < keys.length; i++) {
@@ -350,22 +220,7 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
     async applyBatch(batch) {
       const effects = validateBatch(batch);
       try {
-        const { generation } = batch;
-        if (batch.hold !== undefined || holds(generation) || lost.has(generation)) {
-          const turn = heldTurn.then(() => applyHeld(batch, effects));
-          heldTurn = turn.then(() => {}, () => {});
-          return await turn;
-        }
-        const write = writeBatch(batch, byKey(effects));
-        let set = writing.get(generation);
-        if (!set) writing.set(generation, (set = new Set()));
-        set.add(write);
-        try {
-          await write;
-        } finally {
-          set.delete(write);
-          if (set.size === 0 && writing.get(generation) === set) writing.delete(generation);
-        }
+        await writeBatch(batch, effects);
       } catch (error) {
         if (error instanceof SinkError) {
           throw new SinkError(`the view store rejected the batch of ${batch.processor} (nothing applied): ${error.message}`);
@@ -403,8 +258,6 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
       if (generation === (await store.currentGeneration())) {
         throw new SinkError(`cannot drop generation ${generation}: it serves reads (switch first)`);
       }
-      for (const [processor, h] of held) if (h.generation === generation) held.delete(processor);
-      lost.delete(generation);
       // In chunks, so a big generation does not hold one huge write transaction.
       for (;;) {
         const doomed: ViewKey[] = [];
@@ -538,8 +391,6 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
     },
 
     async close() {
-      await heldTurn;
-      for (const processor of [...held.keys()]) await writeHeld(processor);
       await root.close();
     },
   };

@@ -100,20 +100,9 @@ function decodeCompact(view: Buffer): StoredSortedSet {
   return set;
 }
 
-/**
- * A value encoded into a buffer of its own, which the caller may keep (msgpack's output shares the
- * buffer the next pack reuses).
- */
-export function encodeToKeep(value: StoredView): Buffer {
-  const encoded = viewCodec.encode(value);
-  return encoded[0] === TAG ? encoded : Buffer.from(encoded);
-}
-
 /** The `views` database's encoder (lmdb-js calls encode on every put, decode on every read). */
 export const viewCodec = {
-  encode(value: StoredView | Buffer): Buffer {
-    // Already encoded: a value the store held in memory as it will be stored.
-    if (Buffer.isBuffer(value)) return value;
+  encode(value: StoredView): Buffer {
     if (value.t === 'h') return encodeHash(value) ?? msgpack.pack(value);
     return 'j' in value ? encodeCompact(value) : msgpack.pack(value);
   },

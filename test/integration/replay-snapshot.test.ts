@@ -191,7 +191,7 @@ function snapshotSuite(mode: EngineMode): void {
     const bump = (offset: number) => views.applyBatch({ generation: 'cp-a', processor: 'p1', offsets: [{ topic: 'posts', partition: 0, offset }], effects: counters.map((key) => ({ kind: 'hincr' as const, key, field: 'n', by: 1 })) });
     await bump(6);
     let walked = 0;
-    let batch: Promise<unknown> | undefined;
+    let batch: Promise<void> | undefined;
     await views.copyGeneration('cp-a', 'cp-d', {
       processors: ['p1'],
       keys: () => {

@@ -27,11 +27,8 @@ type Asked = Array<{ groupPrefix: string; batching: Batching | undefined }>;
 function startViewsFor(platform: TestPlatform, topology: Topology = platform.topology, asked?: Asked): StartViews {
   return (generation, groupPrefix, only, batching) => {
     asked?.push({ groupPrefix, batching });
-    // A rebuild that may hold its batches (the embedded store) gets batches small enough to fill up
-    // here, so its full batches are held and written later, as in a large replay.
-    const held = batching?.holdBytes ? { maxBatchEffects: 300, holdBytes: batching.holdBytes } : {};
     return startPipeline({
-      backend: platform.backend, codec: platform.codec, topology, groupPrefix, lingerMs: 10, only, ...held,
+      backend: platform.backend, codec: platform.codec, topology, groupPrefix, lingerMs: 10, only,
       sinkFor: (name) => viewSink(platform.views, generation, name),
     });
   };

@@ -1,7 +1,7 @@
-// The environment is read in one place (cli/config.ts); these check the rebuild's batch cap and hold
-// budget, which reach every rebuild through processors/replay.ts rebuildBatching.
+// The environment is read in one place (cli/config.ts); these check the rebuild's batch cap, which
+// reaches every rebuild through processors/replay.ts rebuildBatching.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, rebuildTuning } from '../../cli/config.ts';
+import { ConfigError, loadConfig } from '../../cli/config.ts';
 import { REBUILD_BATCHING, rebuildBatching } from '../../processors/replay.ts';
 
 const NAME = 'DARKROOM_REBUILD_BATCH_EFFECTS';
@@ -13,16 +13,16 @@ describe('DARKROOM_REBUILD_BATCH_EFFECTS', () => {
     expect(loadConfig().rebuildBatchEffects).toBeUndefined();
     process.env[NAME] = '';
     expect(loadConfig().rebuildBatchEffects).toBeUndefined();
-    expect(rebuildBatching('embedded', rebuildTuning(loadConfig()))).toEqual(REBUILD_BATCHING.embedded);
-    expect(rebuildBatching('redis', rebuildTuning(loadConfig()))).toEqual(REBUILD_BATCHING.redis);
+    expect(rebuildBatching('embedded', undefined)).toEqual(REBUILD_BATCHING.embedded);
+    expect(rebuildBatching('redis', undefined)).toEqual(REBUILD_BATCHING.redis);
   });
 
   it('sets the effects per batch of a rebuild on either store, keeping its linger', () => {
     process.env[NAME] = '250000';
-    expect(loadConfig().rebuildBatchEffects).toBe(250_000);
-    const tuning = rebuildTuning(loadConfig());
-    expect(rebuildBatching('embedded', tuning)).toEqual({ ...REBUILD_BATCHING.embedded, maxBatchEffects: 250_000 });
-    expect(rebuildBatching('redis', tuning)).toEqual({ maxBatchEffects: 250_000 });
+    const cap = loadConfig().rebuildBatchEffects;
+    expect(cap).toBe(250_000);
+    expect(rebuildBatching('embedded', cap)).toEqual({ ...REBUILD_BATCHING.embedded, maxBatchEffects: 250_000 });
+    expect(rebuildBatching('redis', cap)).toEqual({ maxBatchEffects: 250_000 });
   });
 
   it('refuses what is not an integer of at least 1000, naming the variable', () => {
@@ -31,24 +31,5 @@ describe('DARKROOM_REBUILD_BATCH_EFFECTS', () => {
       expect(() => loadConfig()).toThrow(ConfigError);
       expect(() => loadConfig()).toThrow(`${NAME} must be an integer >= 1000, got "${bad}"`);
     }
-  });
-});
-
-describe('DARKROOM_REBUILD_HOLD_MB', () => {
-  const HOLD = 'DARKROOM_REBUILD_HOLD_MB';
-  afterEach(() => { delete process.env[HOLD]; });
-
-  it('keeps the default budget when unset, sets another in MB, and turns holding off at 0', () => {
-    expect(rebuildBatching('embedded', rebuildTuning(loadConfig())).holdBytes).toBe(REBUILD_BATCHING.embedded.holdBytes);
-    process.env[HOLD] = '64';
-    expect(rebuildBatching('embedded', rebuildTuning(loadConfig())).holdBytes).toBe(64 * 2 ** 20);
-    expect(rebuildBatching('redis', rebuildTuning(loadConfig())).holdBytes).toBeUndefined();
-    process.env[HOLD] = '0';
-    expect(rebuildBatching('embedded', rebuildTuning(loadConfig())).holdBytes).toBeUndefined();
-  });
-
-  it('refuses what is not a non-negative integer', () => {
-    process.env[HOLD] = '-1';
-    expect(() => loadConfig()).toThrow(`${HOLD} must be an integer >= 0, got "-1"`);
   });
 });
