@@ -23,6 +23,7 @@ import { checkGeneration, type ViewEntry, type ViewStore } from '../sinks/view-s
 import { pipelineStatus } from '../serving/status.ts';
 import { blockedByKey, blocksKey, celebritiesFollowedKey, feedKey, followingKey, postKey, profileKey, timelineKey } from './feed-fanout/keys.ts';
 import { statsKey } from './engagement-counters/keys.ts';
+import { ReplayRate, secondsLeft } from './replay-rate.ts';
 import { activeStoriesKey, seenPostsKey, seenStoriesKey } from './seen-state/keys.ts';
 import { FLAGGED_SET_KEY, flaggedKey } from './abuse/keys.ts';
 
@@ -357,7 +358,7 @@ export async function startRebuild(options: {
     ...(options.snapshot ? { snapshot: options.snapshot } : {}), phase: 'replaying',
     replayed: 0, total: 0, lag: 0, lagByProcessor: {}, eventsPerSecond: 0, secondsLeft: null, startedAt: Date.now(),
   };
-  let last = { at: Date.now(), replayed: 0 };
+  const rate = new ReplayRate(progress.startedAt);
   let stopping: Promise<void> | undefined;
   return {
     progress,
@@ -373,11 +374,8 @@ export async function startRebuild(options: {
       progress.lag = status.lag;
       progress.lagByProcessor = Object.fromEntries(Object.entries(status.processors).map(([name, p]) => [name, p.lag]));
       progress.replayed = Math.max(0, total - status.lag - baseline);
-      const recent = (progress.replayed - last.replayed) / Math.max(0.001, (now - last.at) / 1000);
-      // Average over the whole run until the first second, then the recent rate (it changes as topics change).
-      progress.eventsPerSecond = Math.round(now - progress.startedAt < 2000 ? progress.replayed / Math.max(0.001, (now - progress.startedAt) / 1000) : recent);
-      progress.secondsLeft = progress.eventsPerSecond > 0 ? Math.ceil(progress.lag / progress.eventsPerSecond) : null;
-      last = { at: now, replayed: progress.replayed };
+      progress.eventsPerSecond = rate.record(now, progress.replayed);
+      progress.secondsLeft = secondsLeft(progress.lag, progress.eventsPerSecond);
       return progress;
     },
     stop: () => (stopping ??= pipeline.stop()),
