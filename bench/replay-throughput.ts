@@ -15,7 +15,10 @@
 //    of the current generation (the read API's store calls), paced at ~1k reads/s per reader.
 //    Reported: source events replayed per second (N + world over the rebuild's wall time until caught
 //    up), processor input records/s, which processor was last to catch up, read latency p50/p99/max
-//    and failed or empty reads, overall and in the switch window (caught-up → old generation dropped).
+//    and failed or empty reads, overall and in the switch window (caught-up → old generation dropped),
+//    the event-loop delay of the main thread (where `npm start` serves) and peak memory. A read is
+//    timed from when it was due, so time the main thread spent blocked counts (until 2026-12-06 it
+//    was timed from when it began, which left such stalls out).
 // 4. With --snapshot: `snapshot create` of the new generation (a copy inside the store) and a replay
 //    from that snapshot, timed.
 //    With --standalone the live views stop first and the replay is `darkroom replay` with no platform
@@ -24,7 +27,9 @@
 // --max-batch-effects / --linger-ms override the rebuild's batching (processors/replay.ts
 // REBUILD_BATCHING); the first build keeps the live batching (as `darkroom start` does on an empty store),
 // or with --first-build-as-rebuild the rebuild's, which only makes the setup of a large run shorter. Analytics is not part of a replay (rows are facts), so it does not run here.
+import fs from 'node:fs';
 import { parseArgs } from 'node:util';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { createSimulation } from '../simulator/index.ts';
 import type { ProduceRecord } from '../topics/types.ts';
@@ -76,6 +81,14 @@ for (const [name, v] of Object.entries({ events, users, workers, partitions, ...
 }
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
+/** RssAnon of /proc/self/status in bytes (Linux); the whole RSS elsewhere. */
+function anonymousRss(): number {
+  try {
+    const kb = /RssAnon:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (kb) return Number(kb) * 1024;
+  } catch { /* not Linux */ }
+  return process.memoryUsage.rss();
+}
 
 const platform = await openBenchPlatform({ mode, partitions, workers, kafkaBrokers: values.brokers!, redisUrl: values.redis! });
 const { backend, codec, views, topology, dataDir, serde } = platform;
@@ -172,8 +185,10 @@ try {
   let reading = true;
   const readers = Array.from({ length: Number(values['read-concurrency']) }, async (_, r) => {
     let i = r;
+    // A read is timed from when it was due, not from when it began: while the event loop is blocked
+    // (a long write transaction on this thread), a request to the read API would wait just as long.
+    let due = performance.now();
     while (reading) {
-      const started = performance.now();
       try {
         const generation = await views.currentGeneration();
         const user = `u${1 + (i++ * 7919) % Math.min(users, 5_000)}`;
@@ -183,9 +198,11 @@ try {
       } catch {
         failed++;
       }
-      latencies.push({ at: Date.now(), ms: performance.now() - started });
+      const ended = performance.now();
+      latencies.push({ at: Date.now(), ms: ended - due });
       // Paced (about 1k reads/s per reader): serving shares the process with the rebuild, as in `npm start`.
       await sleep(1);
+      due = ended + 1;
     }
   });
   // Empty feeds exist (users who follow nobody active); count the baseline before the replay.
@@ -194,6 +211,9 @@ try {
   const readsBefore = latencies.length;
 
   const profile = await startCpuProfile(values['cpu-profile'], 'CPU profile of the replay');
+  // How long this thread (serving's, in `npm start`) could not answer anything while the rebuild ran.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const replayAskedAt = Date.now();
   let standalone: Promise<ReplayProgress> | undefined;
   let progress: ReplayProgress;
@@ -210,10 +230,15 @@ try {
   let caughtUpAt = 0;
   const lastBehind = new Map<string, number>();
   // The JS heap the rebuild holds at most: its batches (effects kept until the sink commits) live here.
+  // The process' anonymous resident memory counts the worker threads too (a standalone replay runs
+  // feed-fanout on one) and leaves out the memory-mapped stores, which the OS may drop at any time.
   const heapBefore = v8.getHeapStatistics().used_heap_size;
+  const rssBefore = anonymousRss();
   let heapPeak = heapBefore;
+  let rssPeak = rssBefore;
   while (progress.phase === 'replaying' || progress.phase === 'switching') {
     heapPeak = Math.max(heapPeak, v8.getHeapStatistics().used_heap_size);
+    rssPeak = Math.max(rssPeak, anonymousRss());
     if (progress.phase === 'switching' && !caughtUpAt) caughtUpAt = Date.now();
     if (progress.phase === 'replaying') for (const [name, lag] of Object.entries(progress.lagByProcessor)) if (lag > 0) lastBehind.set(name, Date.now());
     if (Date.now() - printed > 10_000 && progress.total > 0) {
@@ -224,6 +249,7 @@ try {
     await sleep(50);
   }
   await (standalone ?? live.settled());
+  loopDelay.disable();
   await profile.stop();
   const switchedAt = progress.finishedAt ?? Date.now();
   await sleep(1000);
@@ -253,7 +279,9 @@ try {
   console.log(`RESULT fill: ${fmt(produced)} source events in ${seconds(fillMs)} s (generate ${seconds(timing.generate)} s, encode ${seconds(timing.encode)} s, produce acks ${seconds(timing.produce)} s); first build of g1 ${firstBuildS.toFixed(1)} s = ${fmt(produced / firstBuildS)} source events/s`);
   console.log(`RESULT replay ${mode}${standalone ? ' (standalone)' : ''}: ${fmt(produced)} source events rebuilt in ${rebuildS.toFixed(1)} s = ${fmt(produced / rebuildS)} source events/s (${fmt(progress.replayed / rebuildS)} processor input records/s); processors caught up last: ${last}`);
   console.log(`RESULT replay start: its processors were started ${((progress.startedAt - replayAskedAt) / 1000).toFixed(2)} s after the replay was asked for (not in the time above)`);
-  console.log(`RESULT memory: JS heap ${fmt(heapBefore / 1e6)} MB before the replay, peak ${fmt(heapPeak / 1e6)} MB during it`);
+  console.log(`RESULT memory: JS heap of the main thread ${fmt(heapBefore / 1e6)} MB before the replay, peak ${fmt(heapPeak / 1e6)} MB during it; process anonymous RSS ${fmt(rssBefore / 1e6)} MB before, peak ${fmt(rssPeak / 1e6)} MB`);
+  const delayMs = (ns: number) => (ns / 1e6).toFixed(1);
+  console.log(`RESULT event loop of the main thread (serving's) during the replay: delay p50 ${delayMs(loopDelay.percentile(50))} ms, p99 ${delayMs(loopDelay.percentile(99))} ms, max ${delayMs(loopDelay.max)} ms (10 ms resolution)`);
   console.log(`RESULT switch: ${((switchedAt - (caughtUpAt || switchedAt)) / 1000).toFixed(2)} s from caught-up to old generation dropped; serving unavailable: ${failed === 0 ? 'never' : `${failed} failed reads`}`);
   console.log(`RESULT reads: ${fmt(all.length)} during the run, p50 ${percentile(all, 50).toFixed(2)} ms, p99 ${percentile(all, 99).toFixed(2)} ms, max ${all.at(-1)!.toFixed(2)} ms; `
     + `in the switch window ${fmt(window.length)} reads, p99 ${percentile(window, 99).toFixed(2)} ms, max ${(window.at(-1) ?? NaN).toFixed(2)} ms; empty feeds ${(100 * emptyRate).toFixed(1)}% (before replay ${(100 * emptyBefore / Math.max(1, readsBefore)).toFixed(1)}%)`);

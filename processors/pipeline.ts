@@ -5,8 +5,8 @@
 // share of the partitions (processors/workers/); the analytics processor stays on this thread, since
 // chDB allows one session per process. On Kafka, parallelism comes from consumer groups instead
 // (more `darkroom process` processes), so `workers` is not used there. `ownThreads` puts a processor
-// on a worker thread of its own instead, every partition: what a rebuild that ends when it has caught
-// up asks for (processors/replay.ts REBUILD_OWN_THREADS).
+// on a worker thread of its own instead, every partition: what a rebuild asks for
+// (processors/replay.ts REBUILD_OWN_THREADS).
 import os from 'node:os';
 import type { TopicBackend, TopicPartitionOffset } from '../topics/types.ts';
 import { startProcessor, type RecordCodec, type RunningProcessor, type RuntimeObserver, type Sink } from './runtime.ts';
@@ -35,8 +35,7 @@ export interface PipelineOptions {
   workerSetup?: WorkerSetup;
   /**
    * View processors that each run alone on a worker thread owning every partition. Honoured on the
-   * embedded log with a `workerSetup`, on two cores or more, and only beside processors left on the
-   * other threads (alone, a thread would only move the work).
+   * embedded log with a `workerSetup`, on two cores or more.
    */
   ownThreads?: string[];
 }
@@ -87,8 +86,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       ? `processors: ${workers} workers requested, but on Kafka parallelism comes from consumer groups (run more processes); using this thread`
       : 'processors: worker threads need a worker setup; using this thread');
   }
-  let alone = canThread && cores() > 1 ? nodes.filter((node) => node.sink === 'views' && options.ownThreads?.includes(node.processor.name)) : [];
-  if (alone.length === nodes.length) alone = [];
+  // Alone on a thread even when nothing else is in this pipeline: this thread may have other work
+  // (a running platform's read API and live views beside a rebuild).
+  const alone = canThread && cores() > 1 ? nodes.filter((node) => node.sink === 'views' && options.ownThreads?.includes(node.processor.name)) : [];
   const onWorkers = threaded ? nodes.filter((node) => node.sink === 'views' && !alone.includes(node)) : [];
 
   const running = new Map<string, RunningProcessor>();
@@ -112,8 +112,13 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   };
   const stopHosts = async () => { for (const h of hosts) await h.stop(); };
   try {
-    for (const node of alone) await host([node.processor.name], 1, 'own worker');
-    if (onWorkers.length) await host(onWorkers.map((node) => node.processor.name), workers, `${workers} workers by partition`);
+    // Together: each thread loads its own modules (~1-2 s), and a rebuild waits for all of them.
+    const starts = await Promise.allSettled([
+      ...alone.map((node) => host([node.processor.name], 1, 'own worker')),
+      ...(onWorkers.length ? [host(onWorkers.map((node) => node.processor.name), workers, `${workers} workers by partition`)] : []),
+    ]);
+    const failed = starts.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
   } catch (error) {
     await stopHosts();
     throw error;

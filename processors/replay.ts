@@ -51,7 +51,7 @@ export interface Batching { maxBatchEffects?: number; lingerMs?: number }
 /**
  * Starts view processors writing `generation` (the composition root knows workers, codec, sinks).
  * Rebuilds pass `batching`: they start far behind, so larger batches pay (see REBUILD_BATCHING);
- * rebuilds that end when caught up pass `ownThreads` (see REBUILD_OWN_THREADS), for startPipeline.
+ * rebuilds pass `ownThreads` (see REBUILD_OWN_THREADS), for startPipeline.
  */
 export type StartViews = (generation: string, groupPrefix: string, only: string[], batching?: Batching, ownThreads?: string[]) => Promise<Pipeline>;
 
@@ -94,13 +94,15 @@ export const REBUILD_BATCHING: Record<ViewStore['kind'], Batching> = {
 };
 
 /**
- * Processors that a rebuild which ends when it has caught up (`darkroom replay` while no platform
- * runs, `darkroom verify`'s fresh rebuild) runs on a worker thread of their own, on the embedded log.
- * feed-fanout is every rebuild's tail; alone on a thread it has a core to itself while the other
- * processors share the first. A rebuild inside the running platform goes on as its live pipeline
- * after the switch, and live, the thread cost latency: product-view p99 176 and 253 ms against 101
- * and 105 ms at 10k events/s (bench/RESULTS.md, "feed-fanout on a thread of its own"). So that one
- * keeps every processor on one thread.
+ * Processors a rebuild runs on a worker thread of their own, on the embedded log. feed-fanout is
+ * every rebuild's tail; alone on a thread it has a core to itself while the other processors share
+ * the first. Inside the running platform the first thread also serves the read API, and a rebuild
+ * batch of feed-fanout holds it for seconds (one write transaction over ~100k feeds): event-loop
+ * stalls of up to 3.2 s at 3M effects per batch (bench/RESULTS.md, "Serving during a replay inside
+ * the platform"). Live, that thread costs latency instead (product-view p99 176 and 253 ms against
+ * 101 and 105 ms at 10k events/s, "feed-fanout on a thread of its own"), so once caught up a rebuild
+ * inside the platform moves its processors back to the first thread before it switches
+ * (Rebuild.moveToThisThread).
  */
 export const REBUILD_OWN_THREADS: readonly string[] = ['feed-fanout'];
 
@@ -338,6 +340,12 @@ export interface Rebuild {
   pipeline: Pipeline;
   /** Measures lag and rate again (call every second or so). */
   refresh(): Promise<ReplayProgress>;
+  /**
+   * Moves the rebuilt processors onto this thread (REBUILD_OWN_THREADS put some on threads of their
+   * own): stops the rebuild's pipeline and starts a live-batched one from the offsets it committed,
+   * which restores their state from the topics. The rebuild's generation is not served meanwhile.
+   */
+  moveToThisThread(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -347,12 +355,13 @@ export async function startRebuild(options: {
   /** A rebuild from a snapshot: its name, and the input records its offsets already cover (not counted as replayed). */
   snapshot?: string; baseline?: number;
   batching?: Batching;
-  /** Processors on a thread of their own: only for a rebuild that ends when caught up (REBUILD_OWN_THREADS). */
+  /** Processors on a thread of their own while it rebuilds (REBUILD_OWN_THREADS; see moveToThisThread). */
   ownThreads?: readonly string[];
 }): Promise<Rebuild> {
   const { backend, generation } = options;
   const baseline = options.baseline ?? 0;
-  const pipeline = await options.startViews(generation, `darkroom-replay-${generation}`, options.processors, options.batching, options.ownThreads && [...options.ownThreads]);
+  const groupPrefix = `darkroom-replay-${generation}`;
+  const pipeline = await options.startViews(generation, groupPrefix, options.processors, options.batching, options.ownThreads && [...options.ownThreads]);
   const progress: ReplayProgress = {
     generation, from: options.from, processors: options.processors, reason: options.reason ?? 'requested',
     ...(options.snapshot ? { snapshot: options.snapshot } : {}), phase: 'replaying',
@@ -360,13 +369,13 @@ export async function startRebuild(options: {
   };
   const rate = new ReplayRate(progress.startedAt);
   let stopping: Promise<void> | undefined;
-  return {
+  const job: Rebuild = {
     progress,
     pipeline,
     async refresh() {
-      const status = await pipelineStatus(backend, pipeline.processors);
+      const status = await pipelineStatus(backend, job.pipeline.processors);
       let total = 0;
-      for (const p of pipeline.processors) {
+      for (const p of job.pipeline.processors) {
         for (const topic of p.inputs) for (const end of await backend.endOffsets(topic)) total += end.offset;
       }
       const now = Date.now();
@@ -378,8 +387,14 @@ export async function startRebuild(options: {
       progress.secondsLeft = secondsLeft(progress.lag, progress.eventsPerSecond);
       return progress;
     },
-    stop: () => (stopping ??= pipeline.stop()),
+    async moveToThisThread() {
+      if (!job.pipeline.processors.some((p) => p.details().thread === 'own worker')) return;
+      await job.pipeline.stop();
+      job.pipeline = await options.startViews(generation, groupPrefix, options.processors);
+    },
+    stop: () => (stopping ??= job.pipeline.stop()),
   };
+  return job;
 }
 
 export interface ViewsStatus {
@@ -476,12 +491,23 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
     const old = generation;
     try {
       // Caught up: the rebuild is as close to the topics' ends as the live pipeline is.
-      for (;;) {
-        if (stopped) throw new Error('platform stopping');
-        await job.refresh();
-        const live = processors().filter((p) => replayed.includes(p.name));
-        if (progress.lag <= (await lagOf(live)) + slack) break;
-        await new Promise((r) => setTimeout(r, Math.min(pollMs, 500)));
+      const catchUp = async () => {
+        for (;;) {
+          if (stopped) throw new Error('platform stopping');
+          await job.refresh();
+          const live = processors().filter((p) => replayed.includes(p.name));
+          if (progress.lag <= (await lagOf(live)) + slack) return;
+          await new Promise((r) => setTimeout(r, Math.min(pollMs, 500)));
+        }
+      };
+      await catchUp();
+      // The rebuilt processors go on live after the switch, and live they belong on this thread
+      // (REBUILD_OWN_THREADS): they move here while the old generation still serves, and the switch
+      // waits until they have caught up again.
+      if (!stopped) {
+        await job.moveToThisThread();
+        await job.pipeline.restored();
+        await catchUp();
       }
       progress.phase = 'switching';
       const switching = Date.now();
@@ -526,7 +552,9 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
       const start = snapshot === undefined ? 'offset 0' : `snapshot ${snapshot}`;
       rebuild = await beginRebuild({
         views, backend, topology, startViews, from: generation, generation: target, processors: replayed, reason, snapshot,
-        rebuildBatchEffects: options.rebuildBatchEffects,
+        // Every rebuilt processor off this thread, which serves: a rebuild batch is one write
+        // transaction that holds its thread for seconds (bench/RESULTS.md, "Serving during a replay").
+        rebuildBatchEffects: options.rebuildBatchEffects, ownThreads: replayed,
       });
       log(`replay: rebuilding ${replayed.join(', ')} from ${start} into generation ${target} (${reason}); serving stays on ${generation}`);
     } finally {

@@ -138,6 +138,8 @@ const MAX_SINK_BACKOFF_MS = 5_000;
  * which producers of the same log share, and nine processors committing every 20 ms batch kept it busy.
  */
 const GROUP_COMMIT_MS = 1_000;
+/** Longest a restore keeps the event loop before it lets timers and I/O run. */
+const RESTORE_TURN_MS = 20;
 
 /** Nothing to write: no record consumed, no effect (a punctuation can come without records). */
 const isEmpty = (batch: PendingBatch): boolean => batch.records === 0 && batch.effects.length === 0;
@@ -180,6 +182,8 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
     name: processor.name, restoring: false, offsets: new Map(), eventsProcessed: 0, deadLetters: 0,
   };
   let restoreStartedAt = 0;
+  /** When a restore last gave the event loop a turn. */
+  let lastTurnAt = 0;
   let restoredEvents = 0;
   let resolveRestored!: () => void;
   const restoredPromise = new Promise<void>((r) => (resolveRestored = r));
@@ -462,6 +466,14 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
         processed++;
         if (restoring) {
           if (record.offset + 1 >= queue.restoreUntil) restoredOne(task, queue);
+          // A restore publishes nothing, so no flush gives the event loop a turn, and the embedded
+          // log hands over its records in promise callbacks: without a turn now and then, a restore
+          // beside a running platform (a rebuilt processor moving threads) held the thread for
+          // seconds, and the read API with it.
+          if ((processed & 255) === 0 && performance.now() - lastTurnAt > RESTORE_TURN_MS) {
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            lastTurnAt = performance.now();
+          }
           continue;
         }
         take(queue, record, outcome, internal);

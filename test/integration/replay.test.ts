@@ -24,12 +24,18 @@ const TOPOLOGY = { partitions: 4, celebrityFollowers: 100_000, feedLength: 800, 
 /** The batching each pipeline was asked for, by group prefix (the tests themselves run small batches). */
 type Asked = Array<{ groupPrefix: string; batching: Batching | undefined }>;
 
-function startViewsFor(platform: TestPlatform, topology: Topology = platform.topology, asked?: Asked): StartViews {
-  return (generation, groupPrefix, only, batching) => {
+/**
+ * Pipelines as `darkroom start` builds them. With `dataDir` (the embedded log, the suite's own
+ * topology), processors a rebuild asks to run on threads of their own do, as in the platform.
+ */
+function startViewsFor(platform: TestPlatform, topology: Topology = platform.topology, asked?: Asked, dataDir?: string): StartViews {
+  return (generation, groupPrefix, only, batching, ownThreads) => {
     asked?.push({ groupPrefix, batching });
+    const threads = dataDir !== undefined && platform.backend.kind === 'embedded' && topology === platform.topology;
     return startPipeline({
       backend: platform.backend, codec: platform.codec, topology, groupPrefix, lingerMs: 10, only,
       sinkFor: (name) => viewSink(platform.views, generation, name),
+      ...(threads ? { ownThreads, workerSetup: { dataDir, topology: TOPOLOGY, generation, groupPrefix, lingerMs: 10 } } : {}),
     });
   };
 }
@@ -80,7 +86,7 @@ function replaySuite(mode: EngineMode): void {
     data = tempDataDir('darkroom-replay-');
     platform = await startTestPlatform({ mode, dataDir: data.dir, topology: TOPOLOGY, startProcessors: false });
     simulation = await produce(platform, 6_000);
-    live = await startLiveViews({ views: platform.views, backend: platform.backend, topology: platform.topology, startViews: startViewsFor(platform, platform.topology, asked), pollMs: 300 });
+    live = await startLiveViews({ views: platform.views, backend: platform.backend, topology: platform.topology, startViews: startViewsFor(platform, platform.topology, asked, data.dir), pollMs: 300 });
     await caughtUp(platform, live);
   });
 
@@ -104,9 +110,13 @@ function replaySuite(mode: EngineMode): void {
     expect(unexplained(mode, diff.differences)).toEqual([]);
     await platform.views.dropGeneration(before);
     expect(await platform.views.generations()).not.toContain(before);
-    // The rebuild ran with the rebuild's batching, the live pipelines with the live one.
+    // The rebuild ran with the rebuild's batching, the live pipelines with the live one. On the
+    // embedded log the rebuilt processors ran on threads of their own, then went on live on this
+    // thread, from the offsets the rebuild committed.
     const kind = platform.views.kind;
-    expect(asked.filter((a) => a.groupPrefix.startsWith('darkroom-replay-')).map((a) => a.batching)).toEqual([REBUILD_BATCHING[kind]]);
+    const rebuildAsks = asked.filter((a) => a.groupPrefix.startsWith('darkroom-replay-')).map((a) => a.batching);
+    expect(rebuildAsks).toEqual(mode === 'embedded' ? [REBUILD_BATCHING[kind], LIVE_BATCHING[kind]] : [REBUILD_BATCHING[kind]]);
+    if (mode === 'embedded') expect(live.processors().map((p) => p.details().thread)).toEqual(live.processors().map(() => 'main'));
     expect(asked.filter((a) => !a.groupPrefix.startsWith('darkroom-replay-')).every((a) => a.batching === LIVE_BATCHING[kind])).toBe(true);
   });
 
