@@ -509,7 +509,9 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
       // waits until they have caught up again.
       if (!stopped) {
         await job.moveToThisThread();
-        await job.pipeline.restored();
+        // Not past a stop of the platform: it waits for this replay to settle.
+        const restored = job.pipeline.restored().then(() => true);
+        while (!stopped && !(await Promise.race([restored, new Promise<boolean>((r) => setTimeout(() => r(false), pollMs))])));
         await catchUp();
       }
       progress.phase = 'switching';
