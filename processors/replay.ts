@@ -97,15 +97,16 @@ export const REBUILD_BATCHING: Record<ViewStore['kind'], Batching> = {
 };
 
 /**
- * Processors a rebuild runs on a worker thread of their own, on the embedded log. feed-fanout is
- * every rebuild's tail; alone on a thread it has a core to itself while the other processors share
- * the first. Inside the running platform the first thread also serves the read API, and a rebuild
- * batch of feed-fanout holds it for seconds (one write transaction over ~100k feeds): event-loop
- * stalls of up to 3.2 s at 3M effects per batch (bench/RESULTS.md, "Serving during a replay inside
- * the platform"). Live, that thread costs latency instead (product-view p99 176 and 253 ms against
- * 101 and 105 ms at 10k events/s, "feed-fanout on a thread of its own"), so once caught up a rebuild
- * inside the platform moves its processors back to the first thread before it switches
- * (Rebuild.moveToThisThread).
+ * Processors a rebuild that ends when it has caught up (`darkroom replay` while no platform runs,
+ * `darkroom verify`'s fresh rebuild) runs on a worker thread of their own, on the embedded log.
+ * feed-fanout is every rebuild's tail; alone on a thread it has a core to itself while the other
+ * processors share the first. A replay inside the running platform puts every processor it rebuilds
+ * on a thread of its own instead (startLiveViews): there the first thread also serves the read API,
+ * and a rebuild batch is one write transaction that held it for seconds (event-loop stalls of up to
+ * 3.3 s at 3M effects per batch; bench/RESULTS.md, "Serving during a replay inside the platform").
+ * Live, such a thread costs latency (product-view p99 176 and 253 ms against 101 and 105 ms at 10k
+ * events/s, "feed-fanout on a thread of its own"), so once caught up that replay moves its
+ * processors back to the first thread before it switches (Rebuild.moveToThisThread).
  */
 export const REBUILD_OWN_THREADS: readonly string[] = ['feed-fanout'];
 
@@ -344,9 +345,9 @@ export interface Rebuild {
   /** Measures lag and rate again (call every second or so). */
   refresh(): Promise<ReplayProgress>;
   /**
-   * Moves the rebuilt processors onto this thread (REBUILD_OWN_THREADS put some on threads of their
-   * own): stops the rebuild's pipeline and starts a live-batched one from the offsets it committed,
-   * which restores their state from the topics. The rebuild's generation is not served meanwhile.
+   * Moves the rebuilt processors onto this thread when some run on threads of their own (`ownThreads`):
+   * stops the rebuild's pipeline and starts a live-batched one from the offsets it committed, which
+   * restores their state from the topics. The rebuild's generation is not served meanwhile.
    */
   moveToThisThread(): Promise<void>;
   stop(): Promise<void>;
