@@ -6,10 +6,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { createTopicBackend } from '../../topics/index.ts';
 import { namespacedBackend } from '../../topics/namespaced.ts';
-import type { TopicBackend, TopicPartitionOffset, TopicSpec } from '../../topics/types.ts';
-import type { Effect } from '../../processors/effects.ts';
+import type { TopicBackend, TopicSpec } from '../../topics/types.ts';
 import type { Processor } from '../../processors/processor.ts';
-import { startProcessor, type Sink } from '../../processors/runtime.ts';
+import { startProcessor } from '../../processors/runtime.ts';
+import { memorySink } from '../helpers/memory-sink.ts';
 import { textCodec } from '../helpers/text-codec.ts';
 import { eventually, tempDataDir } from '../helpers/tmp.ts';
 import { describeWith } from '../services.ts';
@@ -31,20 +31,6 @@ function recorder(): Processor<{ seen: string[] }, string> {
     apply(state, label) {
       state.seen.push(label);
       return [{ kind: 'hset', key: 'order', fields: { [String(state.seen.length)]: label } }];
-    },
-  };
-}
-
-/** An in-memory sink for the runtime alone: what it applied, and the offsets it holds. */
-function memorySink(): Sink & { applied: Effect[]; held: Map<string, TopicPartitionOffset> } {
-  const held = new Map<string, TopicPartitionOffset>();
-  const applied: Effect[] = [];
-  return {
-    name: 'memory', applied, held,
-    offsets: async () => [...held.values()],
-    async apply(effects, offsets) {
-      applied.push(...effects);
-      for (const o of offsets) held.set(`${o.topic}:${o.partition}`, o);
     },
   };
 }
