@@ -41,8 +41,8 @@ export interface BenchPlatformOptions {
   lingerMs?: number;
   /** The analytics processor's linger (default: what `darkroom start` uses, cli/config.ts); `lingerMs` is the view processors'. */
   analyticsLingerMs?: number;
-  /** View processors on a worker thread of their own (processors/pipeline.ts `ownThreads`); `darkroom start` puts none there. */
-  ownThreads?: string[];
+  /** Groups of view processors on a worker thread of their own each (processors/pipeline.ts `ownThreads`); `darkroom start` puts none there. */
+  ownThreads?: string[][];
 }
 
 export interface BenchPlatform {

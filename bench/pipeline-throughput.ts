@@ -352,11 +352,11 @@ const batching = {
   maxBatchEffects: values['max-batch-effects'] === undefined ? undefined : Number(values['max-batch-effects']),
   lingerMs: values['linger-ms'] === undefined ? undefined : Number(values['linger-ms']),
   analyticsLingerMs: values['analytics-linger-ms'] === undefined ? undefined : Number(values['analytics-linger-ms']),
-  ownThreads: values['own-thread']?.split(',').map((name) => name.trim()).filter(Boolean),
+  ownThreads: values['own-thread']?.split(',').map((name) => name.trim()).filter(Boolean).map((name) => [name]),
 };
 const platform = await openBenchPlatform({ mode, partitions, workers, kafkaBrokers: values.brokers!, redisUrl: values.redis!, ...batching });
 try {
-  console.log(`mode ${mode}, ${partitions} partitions, ${workers} worker thread(s)${batching.ownThreads?.length ? ` + one each for ${batching.ownThreads.join(', ')}` : ''}, ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(`mode ${mode}, ${partitions} partitions, ${workers} worker thread(s)${batching.ownThreads?.length ? ` + one each for ${batching.ownThreads.flat().join(', ')}` : ''}, ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   // Event time starts in the recent past so that expiring views (seen-state, stories) stay alive.
   const startTs = Date.now() - Math.ceil(events / 1000) * 1000 - 60_000;
   const simulation = createSimulation({ users, seed: 7, startTs, rate: 1000 });

@@ -2,7 +2,7 @@
 //
 //   npx tsx bench/replay-throughput.ts [--mode embedded|kafka-redis] [--events N] [--users U]
 //       [--workers W] [--partitions P] [--read-concurrency C] [--max-batch-effects N] [--linger-ms MS]
-//       [--cpu-profile FILE] [--snapshot] [--first-build-as-rebuild] [--standalone]
+//       [--cpu-profile FILE] [--snapshot] [--first-build-as-rebuild] [--standalone] [--restart]
 //
 // 1. Fill: the simulator's world and N stream events are encoded here (serde.encodeSync) and
 //    produced straight to the backend in large per-topic batches, several in flight: the bench
@@ -24,6 +24,9 @@
 //    With --standalone the live views stop first and the replay is `darkroom replay` with no platform
 //    running (processors/replay.ts replayStandalone): a rebuild that ends when caught up, so it runs
 //    feed-fanout on a thread of its own (REBUILD_OWN_THREADS). The readers keep reading the store.
+// 5. With --restart: the live views stop and start again on the replayed generation, as after a
+//    restart of `npm start`: timed until every processor has restored its state from the topics and
+//    the views have no lag, with each processor's restore time as the runtime reports it.
 // --max-batch-effects / --linger-ms override the rebuild's batching (processors/replay.ts
 // REBUILD_BATCHING); the first build keeps the live batching (as `darkroom start` does on an empty store),
 // or with --first-build-as-rebuild the rebuild's, which only makes the setup of a large run shorter. Analytics is not part of a replay (rows are facts), so it does not run here.
@@ -56,6 +59,7 @@ const { values } = parseArgs({
     snapshot: { type: 'boolean', default: false },
     'first-build-as-rebuild': { type: 'boolean', default: false },
     standalone: { type: 'boolean', default: false },
+    restart: { type: 'boolean', default: false },
     brokers: { type: 'string', default: '127.0.0.1:19092' },
     redis: { type: 'string', default: 'redis://127.0.0.1:16379' },
   },
@@ -268,6 +272,20 @@ try {
     snapshotLine = `RESULT snapshot: create copied ${fmt(snap.views)} views in ${copyS.toFixed(1)} s; replay from it ${fromSnapshot.phase} in ${((Date.now() - t0) / 1000).toFixed(1)} s (${fmt(fromSnapshot.replayed)} records after the snapshot)`;
   }
   await live.stop();
+  let restartLine = '';
+  if (values.restart && progress.phase === 'done') {
+    const t0 = Date.now();
+    const again = await startLiveViews({ views, backend, topology, startViews, pollMs: 500 });
+    await Promise.all(again.processors().map((p) => p.running.restored()));
+    const restoredS = (Date.now() - t0) / 1000;
+    while ((await pipelineStatus(backend, again.processors())).lag > 0) await sleep(100);
+    const caughtUpS = (Date.now() - t0) / 1000;
+    const each = again.processors().map((p) => [p.name, p.running.progress().restoreMs] as const)
+      .filter(([, ms]) => ms !== undefined).sort((a, b) => b[1]! - a[1]!)
+      .map(([name, ms]) => `${name} ${seconds(ms!)} s`).join(', ');
+    await again.stop();
+    restartLine = `RESULT restart on ${progress.generation}: every processor restored ${restoredS.toFixed(1)} s after the start, no lag after ${caughtUpS.toFixed(1)} s (${fmt(produced / restoredS)} source events/s of history); restores: ${each}`;
+  }
 
   if (progress.phase !== 'done') throw new Error(`replay failed: ${progress.error}`);
   const rebuildS = ((caughtUpAt || switchedAt) - progress.startedAt) / 1000;
@@ -286,6 +304,7 @@ try {
   console.log(`RESULT reads: ${fmt(all.length)} during the run, p50 ${percentile(all, 50).toFixed(2)} ms, p99 ${percentile(all, 99).toFixed(2)} ms, max ${all.at(-1)!.toFixed(2)} ms; `
     + `in the switch window ${fmt(window.length)} reads, p99 ${percentile(window, 99).toFixed(2)} ms, max ${(window.at(-1) ?? NaN).toFixed(2)} ms; empty feeds ${(100 * emptyRate).toFixed(1)}% (before replay ${(100 * emptyBefore / Math.max(1, readsBefore)).toFixed(1)}%)`);
   if (snapshotLine) console.log(snapshotLine);
+  if (restartLine) console.log(restartLine);
   console.log(`RESULT total wall time ${seconds(performance.now() - started)} s`);
 } finally {
   await platform.close();

@@ -4,9 +4,9 @@
 // With `workers` > 1 on the embedded log, the view processors run in worker threads that each own a
 // share of the partitions (processors/workers/); the analytics processor stays on this thread, since
 // chDB allows one session per process. On Kafka, parallelism comes from consumer groups instead
-// (more `darkroom process` processes), so `workers` is not used there. `ownThreads` puts a processor
-// on a worker thread of its own instead, every partition: what a rebuild asks for
-// (processors/replay.ts REBUILD_OWN_THREADS).
+// (more `darkroom process` processes), so `workers` is not used there. `ownThreads` puts groups of
+// processors on worker threads of their own instead, one thread per group owning every partition:
+// what a rebuild asks for (processors/replay.ts rebuildThreads).
 import os from 'node:os';
 import type { TopicBackend, TopicPartitionOffset } from '../topics/types.ts';
 import { startProcessor, type RecordCodec, type RunningProcessor, type RuntimeObserver, type Sink } from './runtime.ts';
@@ -34,10 +34,10 @@ export interface PipelineOptions {
   /** How a worker thread opens the same engines (data dir, topology options, generation...). */
   workerSetup?: WorkerSetup;
   /**
-   * View processors that each run alone on a worker thread owning every partition. Honoured on the
-   * embedded log with a `workerSetup`, on two cores or more.
+   * Groups of view processors, each group on a worker thread of its own owning every partition.
+   * Honoured on the embedded log with a `workerSetup`, on two cores or more.
    */
-  ownThreads?: string[];
+  ownThreads?: string[][];
 }
 
 export interface ProcessorView {
@@ -56,8 +56,11 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-/** Where a processor runs: this thread, a worker thread of its own, or worker threads by partition. */
-export type ThreadPlacement = 'main' | 'own worker' | `${number} workers by partition`;
+/**
+ * Where a processor runs: this thread, a worker thread of its own, one it shares with other
+ * processors (every partition), or worker threads by partition.
+ */
+export type ThreadPlacement = 'main' | 'own worker' | 'shared worker' | `${number} workers by partition`;
 
 function viewOf(name: string, inputs: readonly string[], running: RunningProcessor, thread: ThreadPlacement): ProcessorView {
   return {
@@ -88,7 +91,10 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   }
   // Alone on a thread even when nothing else is in this pipeline: this thread may have other work
   // (a running platform's read API and live views beside a rebuild).
-  const alone = canThread && cores() > 1 ? nodes.filter((node) => node.sink === 'views' && options.ownThreads?.includes(node.processor.name)) : [];
+  const ownGroups = canThread && cores() > 1
+    ? (options.ownThreads ?? []).map((group) => nodes.filter((node) => node.sink === 'views' && group.includes(node.processor.name))).filter((group) => group.length > 0)
+    : [];
+  const alone = ownGroups.flat();
   const onWorkers = threaded ? nodes.filter((node) => node.sink === 'views' && !alone.includes(node)) : [];
 
   const running = new Map<string, RunningProcessor>();
@@ -101,7 +107,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     const partitions = Math.max(...(await Promise.all(inputs.map(async (topic) => (await options.backend.endOffsets(topic)).length))));
     const started = await startWorkerHost({
       setup: options.workerSetup!, workers: threads, partitions, observer: options.observer, log: options.log, processors: names,
-      threadName: where === 'own worker' ? names[0] : 'processors',
+      threadName: where === 'own worker' ? names[0] : where === 'shared worker' ? 'shared' : 'processors',
     });
     hosts.push(started);
     for (const p of started.processors) {
@@ -114,7 +120,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   try {
     // Together: each thread loads its own modules (~1-2 s), and a rebuild waits for all of them.
     const starts = await Promise.allSettled([
-      ...alone.map((node) => host([node.processor.name], 1, 'own worker')),
+      ...ownGroups.map((group) => host(group.map((node) => node.processor.name), 1, group.length === 1 ? 'own worker' : 'shared worker')),
       ...(onWorkers.length ? [host(onWorkers.map((node) => node.processor.name), workers, `${workers} workers by partition`)] : []),
     ]);
     const failed = starts.find((s): s is PromiseRejectedResult => s.status === 'rejected');

@@ -51,9 +51,9 @@ export interface Batching { maxBatchEffects?: number; lingerMs?: number }
 /**
  * Starts view processors writing `generation` (the composition root knows workers, codec, sinks).
  * Rebuilds pass `batching`: they start far behind, so larger batches pay (see REBUILD_BATCHING);
- * rebuilds pass `ownThreads` (see REBUILD_OWN_THREADS), for startPipeline.
+ * rebuilds pass `ownThreads` (see rebuildThreads), for startPipeline.
  */
-export type StartViews = (generation: string, groupPrefix: string, only: string[], batching?: Batching, ownThreads?: string[]) => Promise<Pipeline>;
+export type StartViews = (generation: string, groupPrefix: string, only: string[], batching?: Batching, ownThreads?: string[][]) => Promise<Pipeline>;
 
 /**
  * Batching of the live view processors. The linger sets the event-to-view latency at ordinary rates.
@@ -97,18 +97,30 @@ export const REBUILD_BATCHING: Record<ViewStore['kind'], Batching> = {
 };
 
 /**
- * Processors a rebuild that ends when it has caught up (`darkroom replay` while no platform runs,
- * `darkroom verify`'s fresh rebuild) runs on a worker thread of their own, on the embedded log.
- * feed-fanout is every rebuild's tail; alone on a thread it has a core to itself while the other
- * processors share the first. A replay inside the running platform puts every processor it rebuilds
- * on a thread of its own instead (startLiveViews): there the first thread also serves the read API,
- * and a rebuild batch is one write transaction that held it for seconds (event-loop stalls of up to
- * 3.3 s at 3M effects per batch; bench/RESULTS.md, "Serving during a replay inside the platform").
- * Live, such a thread costs latency (product-view p99 176 and 253 ms against 101 and 105 ms at 10k
- * events/s, "feed-fanout on a thread of its own"), so once caught up that replay moves its
- * processors back to the first thread before it switches (Rebuild.moveToThisThread).
+ * Processors a rebuild runs on a worker thread each, on the embedded log: feed-fanout is every
+ * rebuild's tail, and alone on a thread it has a core to itself.
  */
 export const REBUILD_OWN_THREADS: readonly string[] = ['feed-fanout'];
+
+/**
+ * The worker threads a rebuild of `processors` asks for (startPipeline's `ownThreads`). A rebuild
+ * that ends when it has caught up (`darkroom replay` while no platform runs, `darkroom verify`'s
+ * fresh rebuild) puts REBUILD_OWN_THREADS there and the other processors on the first thread.
+ * A replay inside the running platform (`offTheFirst`) takes every processor it rebuilds off the
+ * first thread, which serves the read API there: a rebuild batch is one write transaction that held
+ * it for seconds (event-loop stalls of up to 3.3 s at 3M effects per batch; bench/RESULTS.md,
+ * "Serving during a replay inside the platform"). The others share one thread: each thread loads its
+ * own modules and state, and they catch up long before feed-fanout does (bench/RESULTS.md, "One
+ * thread for the rest of a replay"). Live, such threads cost latency (product-view p99 176 and 253 ms
+ * against 101 and 105 ms at 10k events/s, "feed-fanout on a thread of its own"), so once caught up
+ * that replay moves its processors back to the first thread before it switches
+ * (Rebuild.moveToThisThread).
+ */
+export function rebuildThreads(processors: readonly string[], offTheFirst: boolean): string[][] {
+  const alone = processors.filter((name) => REBUILD_OWN_THREADS.includes(name)).map((name) => [name]);
+  const others = processors.filter((name) => !REBUILD_OWN_THREADS.includes(name));
+  return offTheFirst && others.length > 0 ? [...alone, others] : alone;
+}
 
 /** A rebuild's batching on `kind`, with the effects cap a user set (DARKROOM_REBUILD_BATCH_EFFECTS) if any. */
 export function rebuildBatching(kind: ViewStore['kind'], maxBatchEffects?: number): Batching {
@@ -294,7 +306,7 @@ async function heldRecords(views: ViewStore, generation: string, processors: str
 async function beginRebuild(options: {
   views: ViewStore; backend: TopicBackend; topology: Topology; startViews: StartViews;
   from: string; generation: string; processors: string[]; reason?: ReplayProgress['reason']; snapshot?: string;
-  rebuildBatchEffects?: number; ownThreads?: readonly string[];
+  rebuildBatchEffects?: number; ownThreads?: string[][];
 }): Promise<Rebuild> {
   const { views, snapshot } = options;
   const batching = rebuildBatching(views.kind, options.rebuildBatchEffects);
@@ -359,13 +371,13 @@ export async function startRebuild(options: {
   /** A rebuild from a snapshot: its name, and the input records its offsets already cover (not counted as replayed). */
   snapshot?: string; baseline?: number;
   batching?: Batching;
-  /** Processors on a thread of their own while it rebuilds (REBUILD_OWN_THREADS; see moveToThisThread). */
-  ownThreads?: readonly string[];
+  /** Processors on threads of their own while it rebuilds (rebuildThreads; see moveToThisThread). */
+  ownThreads?: string[][];
 }): Promise<Rebuild> {
   const { backend, generation } = options;
   const baseline = options.baseline ?? 0;
   const groupPrefix = `darkroom-replay-${generation}`;
-  const pipeline = await options.startViews(generation, groupPrefix, options.processors, options.batching, options.ownThreads && [...options.ownThreads]);
+  const pipeline = await options.startViews(generation, groupPrefix, options.processors, options.batching, options.ownThreads);
   const progress: ReplayProgress = {
     generation, from: options.from, processors: options.processors, reason: options.reason ?? 'requested',
     ...(options.snapshot ? { snapshot: options.snapshot } : {}), phase: 'replaying',
@@ -392,7 +404,7 @@ export async function startRebuild(options: {
       return progress;
     },
     async moveToThisThread() {
-      if (!job.pipeline.processors.some((p) => p.details().thread === 'own worker')) return;
+      if (!job.pipeline.processors.some((p) => ['own worker', 'shared worker'].includes(p.details().thread as string))) return;
       await job.pipeline.stop();
       job.pipeline = await options.startViews(generation, groupPrefix, options.processors);
     },
@@ -506,7 +518,7 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
       };
       await catchUp();
       // The rebuilt processors go on live after the switch, and live they belong on this thread
-      // (REBUILD_OWN_THREADS): they move here while the old generation still serves, and the switch
+      // (rebuildThreads): they move here while the old generation still serves, and the switch
       // waits until they have caught up again.
       if (!stopped) {
         await job.moveToThisThread();
@@ -558,9 +570,8 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
       const start = snapshot === undefined ? 'offset 0' : `snapshot ${snapshot}`;
       rebuild = await beginRebuild({
         views, backend, topology, startViews, from: generation, generation: target, processors: replayed, reason, snapshot,
-        // Every rebuilt processor off this thread, which serves: a rebuild batch is one write
-        // transaction that holds its thread for seconds (bench/RESULTS.md, "Serving during a replay").
-        rebuildBatchEffects: options.rebuildBatchEffects, ownThreads: replayed,
+        // Every rebuilt processor off this thread, which serves (rebuildThreads).
+        rebuildBatchEffects: options.rebuildBatchEffects, ownThreads: rebuildThreads(replayed, true),
       });
       log(`replay: rebuilding ${replayed.join(', ')} from ${start} into generation ${target} (${reason}); serving stays on ${generation}`);
     } finally {
@@ -675,7 +686,7 @@ export async function replayStandalone(options: {
   const generation = nextGeneration(await views.generations(), from);
   const job = await beginRebuild({
     views, backend, topology, startViews: options.startViews, from, generation, processors: replayed, snapshot: options.fromSnapshot,
-    rebuildBatchEffects: options.rebuildBatchEffects, ownThreads: REBUILD_OWN_THREADS,
+    rebuildBatchEffects: options.rebuildBatchEffects, ownThreads: rebuildThreads(replayed, false),
   });
   try {
     for (;;) {
@@ -757,7 +768,7 @@ export async function verifyAgainstRebuild(options: {
   const scratch = `verify-${Date.now().toString(36)}`;
   const job = await startRebuild({
     backend, topology, startViews: options.startViews, from: options.generation, generation: scratch, processors: replayed,
-    batching: rebuildBatching(views.kind, options.rebuildBatchEffects), ownThreads: REBUILD_OWN_THREADS,
+    batching: rebuildBatching(views.kind, options.rebuildBatchEffects), ownThreads: rebuildThreads(replayed, false),
   });
   try {
     while ((await job.refresh()).lag > 0) await new Promise((r) => setTimeout(r, 200));

@@ -58,7 +58,7 @@ export async function start(roles: Roles): Promise<void> {
     log(`processors: starting ${topology.nodes.length} on ${backend.kind === 'kafka' ? 'Kafka' : 'the embedded log'}, views in ${views.kind}, generation ${generation}`);
     // Fresh processors for every pipeline: a replay runs its own beside the live ones.
     // `batching`: a rebuild asks for larger batches (processors/replay.ts REBUILD_BATCHING); `ownThreads`:
-    // a rebuild runs processors on threads of their own (processors/replay.ts REBUILD_OWN_THREADS).
+    // a rebuild runs processors on threads of their own (processors/replay.ts rebuildThreads).
     startViews = (viewGeneration, groupPrefix, only, batching, ownThreads) => startPipeline({
       backend, codec, topology: buildTopology(config), observer: metrics.observer, log, only,
       sinkFor: (name) => viewSink(views, viewGeneration, name),

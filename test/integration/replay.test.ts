@@ -22,7 +22,7 @@ const USERS = 300;
 const TOPOLOGY = { partitions: 4, celebrityFollowers: 100_000, feedLength: 800, trendingHalfLifeMinutes: 60 };
 
 /** The batching each pipeline was asked for, by group prefix (the tests themselves run small batches). */
-type Asked = Array<{ groupPrefix: string; batching: Batching | undefined }>;
+type Asked = Array<{ groupPrefix: string; batching: Batching | undefined; ownThreads: string[][] | undefined }>;
 
 /**
  * Pipelines as `darkroom start` builds them. With `dataDir` (the embedded log, the suite's own
@@ -30,7 +30,7 @@ type Asked = Array<{ groupPrefix: string; batching: Batching | undefined }>;
  */
 function startViewsFor(platform: TestPlatform, topology: Topology = platform.topology, asked?: Asked, dataDir?: string): StartViews {
   return (generation, groupPrefix, only, batching, ownThreads) => {
-    asked?.push({ groupPrefix, batching });
+    asked?.push({ groupPrefix, batching, ownThreads });
     const threads = dataDir !== undefined && platform.backend.kind === 'embedded' && topology === platform.topology;
     return startPipeline({
       backend: platform.backend, codec: platform.codec, topology, groupPrefix, lingerMs: 10, only,
@@ -117,6 +117,11 @@ function replaySuite(mode: EngineMode): void {
     const rebuildAsks = asked.filter((a) => a.groupPrefix.startsWith('darkroom-replay-')).map((a) => a.batching);
     expect(rebuildAsks).toEqual(mode === 'embedded' ? [REBUILD_BATCHING[kind], LIVE_BATCHING[kind]] : [REBUILD_BATCHING[kind]]);
     if (mode === 'embedded') expect(live.processors().map((p) => p.details().thread)).toEqual(live.processors().map(() => 'main'));
+    // feed-fanout, the tail, on a thread of its own; every other rebuilt processor on one more.
+    const [rebuildThreads] = asked.filter((a) => a.groupPrefix.startsWith('darkroom-replay-')).map((a) => a.ownThreads);
+    const others = progress.processors.filter((name) => name !== 'feed-fanout');
+    expect(others.length).toBeGreaterThan(0);
+    expect(rebuildThreads).toEqual([['feed-fanout'], others]);
     expect(asked.filter((a) => !a.groupPrefix.startsWith('darkroom-replay-')).every((a) => a.batching === LIVE_BATCHING[kind])).toBe(true);
   });
 

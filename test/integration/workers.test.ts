@@ -44,7 +44,7 @@ async function deployment(dataDir: string, analytics?: AnalyticsStore) {
   const only = topology.nodes.filter((n) => analytics || n.sink === 'views').map((n) => n.processor.name);
   return {
     views, generation, placements, producer: createEventProducer(backend, serde),
-    async run(workers: number, ownThreads?: string[]): Promise<void> {
+    async run(workers: number, ownThreads?: string[][]): Promise<void> {
       const pipeline: Pipeline = await startPipeline({
         backend, codec, topology, only, workers, ownThreads, lingerMs: 10,
         workerSetup: { dataDir, topology: topologyOptions, generation, groupPrefix: 'darkroom' },
@@ -99,21 +99,24 @@ describe('worker threads', () => {
     }
   }, 300_000);
 
-  it('feed-fanout on a thread of its own gives the views of one thread', async () => {
+  it('feed-fanout on a thread of its own, and two processors on a thread they share, give the views of one thread', async () => {
     const simulation = createSimulation({ users: USERS, seed: 12, startTs: Date.now() - 3_600_000, rate: 2_000 });
     const events: DarkroomEvent[] = [...simulation.bootstrap(), ...simulation.next(8_000)];
     const alone = await deployment(path.join(root.dir, 'alone'));
     const single = await deployment(path.join(root.dir, 'alone-single'));
     try {
       await alone.producer.send(events);
-      await alone.run(1, ['feed-fanout']);
+      await alone.run(1, [['feed-fanout'], ['engagement-counters', 'seen-state']]);
       await single.producer.send(events);
       await single.run(1);
 
       // On one core the pipeline keeps every processor here: a thread would only move the work.
-      const own = os.availableParallelism() > 1 ? 'own worker' : 'main';
-      expect(alone.placements.get('feed-fanout')).toBe(own);
-      expect([...alone.placements].filter(([name]) => name !== 'feed-fanout').every(([, thread]) => thread === 'main')).toBe(true);
+      const threads = os.availableParallelism() > 1;
+      expect(alone.placements.get('feed-fanout')).toBe(threads ? 'own worker' : 'main');
+      expect(alone.placements.get('engagement-counters')).toBe(threads ? 'shared worker' : 'main');
+      expect(alone.placements.get('seen-state')).toBe(threads ? 'shared worker' : 'main');
+      const offThread = ['feed-fanout', 'engagement-counters', 'seen-state'];
+      expect([...alone.placements].filter(([name]) => !offThread.includes(name)).every(([, thread]) => thread === 'main')).toBe(true);
       expect(single.placements.get('feed-fanout')).toBe('main');
 
       const scope = { users: USERS, posts: simulation.stats().posts + 10, partitions: PARTITIONS };
