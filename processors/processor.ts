@@ -14,12 +14,6 @@ export interface Processor<S, E = DarkroomEvent> {
   /** Topics it consumes; all co-partitioned (same partition count, same key space). */
   readonly inputs: readonly string[];
   init(partition: number): S;
-  /**
-   * The only event types that can change its state, when that is fewer than it reads. A restore
-   * rebuilds state only (what the others published is already in the sink), so it passes over
-   * records of other types without decoding them. Omitted: every record it reads is folded.
-   */
-  readonly stateChangedBy?: ReadonlySet<string>;
   apply(state: S, event: E, source: Source): Effect[];
   /**
    * Punctuation (Kafka Streams' word): called after each batch of records of a partition, so a

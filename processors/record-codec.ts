@@ -146,7 +146,6 @@ export async function createRecordCodec(options: {
         return asFailure(error);
       }
     },
-    typeOf: (record) => (internal.has(record.topic) ? undefined : serde.typeOfSync(record.value)),
     sourceOf(decoded) {
       return (decoded as Record<string, unknown> | null)?.[ORIGIN] as Origin | undefined;
     },

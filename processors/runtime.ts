@@ -30,8 +30,6 @@ export interface Origin extends Source { index: number }
 export interface RecordCodec {
   /** Decodes a source or internal record; throws DecodeFailure for bad input. Sync once warm. */
   decode(record: TopicRecord): unknown | Promise<unknown>;
-  /** The event type of a source record, from its header alone, when that is known without decoding. */
-  typeOf?(record: TopicRecord): string | undefined;
   /** Internal (repartition) records carry their origin so re-sent records are recognised. */
   encodeInternal(topic: string, value: Record<string, unknown>, origin: Origin): Buffer | Promise<Buffer>;
   isInternal(topic: string): boolean;
@@ -195,8 +193,6 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
   const log = options.log ?? (() => {});
 
   const states = new Map<number, S>();
-  /** Event types a restore folds (Processor.stateChangedBy); every type when undefined. */
-  const stateChangedBy = processor.stateChangedBy;
   /** Per target partition: the latest origin (offset, index) seen per source partition, to drop re-sent internal records. */
   const internalSeen = new Map<string, { offset: number; index: number }>();
   const progress: ProcessorProgress = {
@@ -372,10 +368,6 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
    * a record's outputs join a batch all at once, together with its offset (see `take`).
    */
   function handleRecord(record: TopicRecord, restoring: boolean): Outcome | Promise<Outcome> {
-    if (restoring && stateChangedBy !== undefined) {
-      const type = codec.typeOf?.(record);
-      if (type !== undefined && !stateChangedBy.has(type)) return undefined;
-    }
     let decoded: unknown;
     try {
       decoded = codec.decode(record);

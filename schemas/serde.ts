@@ -50,11 +50,6 @@ export interface Serde {
   decodeDeadLetter(value: Buffer): Promise<DeadLetter>;
   /** The id this serde writes `type` with, once known. */
   schemaIdOf(type: EventType): number | undefined;
-  /**
-   * The event type a record's schema id stands for, read from its header without decoding the body;
-   * undefined when that id is not loaded, not an event's, or the header is not a Confluent one.
-   */
-  typeOfSync(value: Buffer): EventType | undefined;
 }
 
 // Decoded records are instances of avsc's generated record classes (fast to build): own enumerable
@@ -315,12 +310,6 @@ export function createSerde(registry: Client, options: SerdeOptions = {}): Serde
 
     schemaIdOf(type) {
       return writers.get(recordFullNameOf(type))?.id;
-    },
-
-    typeOfSync(value) {
-      if (value.length < HEADER_BYTES || value[0] !== MAGIC_BYTE) return undefined;
-      const entry = readers.get(value.readUInt32BE(1));
-      return entry === undefined || entry instanceof DecodeError ? undefined : eventTypeOfRecord(entry.fullName);
     },
   };
 }

@@ -73,9 +73,6 @@ export function createEngagementCounters(): Processor<CountersState, EngagementI
     name: 'engagement-counters',
     inputs: [TOPICS.engagement, ENGAGEMENT_DELETIONS_TOPIC],
     init: () => ({ users: new IdInterner(), likers: new Map(), deleted: new Set() }),
-    // Comments, shares, views and watches only count (in the sink): three quarters of the simulator's
-    // engagement that a restart's restore passes over undecoded.
-    stateChangedBy: new Set(['like', 'unlike', 'post_deleted']),
     apply(state, event) {
       if (event.type === 'post_deleted') return postDeleted(state, event);
       if (state.deleted.has(event.post_id)) return [];

@@ -72,20 +72,6 @@ describe('serde round trip through the file registry', () => {
     expect(serde.schemaIdOf('like')).toBe(value.readInt32BE(1));
   });
 
-  it('typeOfSync names the event type from the header alone, once the schema is loaded', async () => {
-    const values = await Promise.all(ALL_EXAMPLE_EVENTS.map(async (e) => (await serde.encode(e)).value));
-    const { value } = await serde.encode(EXAMPLE_EVENTS.comment);
-    const other = createSerde(registry, { autoRegister: false });
-    expect(other.typeOfSync(value)).toBeUndefined(); // not loaded yet: the caller decodes instead
-    await other.warm();
-    expect(values.map((v) => other.typeOfSync(v))).toEqual(ALL_EXAMPLE_EVENTS.map((e) => e.type));
-    // The body is not read: a damaged body still names its type, and decoding is what reports it.
-    expect(other.typeOfSync(Buffer.concat([value.subarray(0, 5), Buffer.from([255, 255])]))).toBe('comment');
-    expect(other.typeOfSync(framed(9999, Buffer.from([2, 65])))).toBeUndefined();
-    expect(other.typeOfSync(Buffer.from('{"json":"not avro"}'))).toBeUndefined();
-    expect(other.typeOfSync(Buffer.from([0, 0]))).toBeUndefined();
-  });
-
   it('an event that does not fit its schema fails to encode with the field in the message', async () => {
     const bad = { ...EXAMPLE_EVENTS.post_created, media_type: 'hologram' } as unknown as DarkroomEvent;
     await expect(serde.encode(bad)).rejects.toThrow(/post_created event .* does not fit schema posts-io.darkroom.events.PostCreated.*hologram/);

@@ -2,8 +2,7 @@
 // while it runs. Beside a running platform (a replay moving its rebuilt processors back to the
 // serving thread) the read API shares that loop, so the restores of all tasks together must let
 // timers run every few milliseconds, not each task on its own: forty tasks that each kept the loop
-// for 20 ms stalled reads for ~1 s at a time (bench/RESULTS.md, 2026-12-06). And a restore folds
-// only the records that can change a processor's state (Processor.stateChangedBy).
+// for 20 ms stalled reads for ~1 s at a time (bench/RESULTS.md, 2026-12-06).
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTopicBackend } from '../../topics/index.ts';
 import type { TopicPartitionOffset } from '../../topics/types.ts';
@@ -11,7 +10,7 @@ import type { Processor } from '../../processors/processor.ts';
 import { startProcessor } from '../../processors/runtime.ts';
 import { memorySink } from '../helpers/memory-sink.ts';
 import { textCodec } from '../helpers/text-codec.ts';
-import { eventually, tempDataDir } from '../helpers/tmp.ts';
+import { tempDataDir } from '../helpers/tmp.ts';
 
 const TOPIC = 'restore-turns';
 const PARTITIONS = 8;
@@ -42,11 +41,11 @@ function slowCounter(name: string): Processor<{ n: number }, string> {
   };
 }
 
-describe('restores', () => {
+describe('restores on one thread', () => {
   const data = tempDataDir();
   afterAll(() => data.remove());
 
-  it('on one thread share their turns of the event loop, so timers run every few milliseconds however many tasks restore', async () => {
+  it('share their turns of the event loop, so timers run every few milliseconds however many tasks restore', async () => {
     const backend = await createTopicBackend({ dataDir: data.dir });
     try {
       const spec = { key: 'k', partitions: PARTITIONS, retentionMs: -1, retentionBytes: -1, compacted: false };
@@ -84,35 +83,4 @@ describe('restores', () => {
       await backend.close();
     }
   }, 60_000);
-
-  it('pass over records of types that do not change state, and fold every type once live', async () => {
-    const backend = await createTopicBackend({ dataDir: `${data.dir}/types` });
-    const topic = 'restore-types';
-    try {
-      const spec = { key: 'k', partitions: 1, retentionMs: -1, retentionBytes: -1, compacted: false };
-      await backend.ensureTopics([{ name: topic, ...spec }, { name: codec.deadLetterTopic, ...spec }]);
-      const produce = (types: string[]) => backend.produce(topic, types.map((type, i) => ({ key: 'k', value: Buffer.from(type), timestamp: 1_700_000_000_000 + i, partition: 0 })));
-      await produce(['like', 'comment', 'like', 'post_seen', 'unlike', 'comment']);
-      const folded: string[] = [];
-      const processor: Processor<null, string> = {
-        name: 'restore-types', inputs: [topic], init: () => null, stateChangedBy: new Set(['like', 'unlike']),
-        apply(_state, type) { folded.push(type); return []; },
-      };
-      // The header names the type here; a codec that cannot tell (typeOf undefined) folds everything.
-      const typed = { ...codec, typeOf: (record: { value: Buffer }) => record.value.toString('utf8') };
-      const held = new Map([[`${topic}:0`, { topic, partition: 0, offset: 6 }]]);
-      const running = await startProcessor({ processor, sink: memorySink(held), stateful: true }, { backend, codec: typed, groupPrefix: 'types', lingerMs: 5 });
-      try {
-        await running.restored();
-        expect(folded).toEqual(['like', 'like', 'unlike']);
-        await produce(['comment', 'like']);
-        await eventually(async () => folded.length === 5, 10_000, 'live records folded');
-        expect(folded.slice(3)).toEqual(['comment', 'like']);
-      } finally {
-        await running.stop();
-      }
-    } finally {
-      await backend.close();
-    }
-  }, 30_000);
 });
