@@ -138,22 +138,26 @@ const MAX_SINK_BACKOFF_MS = 5_000;
  * which producers of the same log share, and nine processors committing every 20 ms batch kept it busy.
  */
 const GROUP_COMMIT_MS = 1_000;
-/** Longest the restores of a thread keep the event loop, together, before they let timers and I/O run. */
-const RESTORE_TURN_MS = 5;
+/** Longest the tasks of a thread keep the event loop, together, before they let timers and I/O run. */
+const TURN_MS = 5;
 
 /**
- * The event-loop turns that every restoring task of this thread shares. A budget per task was not
- * enough: the tasks that had yielded all resumed in the same turn, and forty of them (five processors
- * on eight partitions) each spent their 20 ms before a timer or a read could run, so a replay moving
- * its processors back to the serving thread stalled reads for ~1 s at a time.
+ * The event-loop turns that every task of this thread shares. The embedded log hands over its
+ * records in promise callbacks, and a task behind its input (a restore, a rebuild, a backlog) only
+ * awaits I/O when its batch is full: a rebuild's batch holds millions of effects, so without turns
+ * the processors of a standalone replay kept the thread for 13.8 s before any timer ran (its progress
+ * read 0 records meanwhile). A budget per task was not enough: the tasks that had yielded all resumed
+ * in the same turn, and forty of them (five processors on eight partitions) each spent their 20 ms
+ * before a timer or a read could run, so a replay moving its processors back to the serving thread
+ * stalled reads for ~1 s at a time.
  */
-const restoreTurns = { startedAt: 0, next: undefined as Promise<void> | undefined };
-const restoreTurnSpent = (): boolean => performance.now() - restoreTurns.startedAt > RESTORE_TURN_MS;
-function nextRestoreTurn(): Promise<void> {
-  return (restoreTurns.next ??= new Promise<void>((resolve) =>
+const turns = { startedAt: 0, next: undefined as Promise<void> | undefined };
+const turnSpent = (): boolean => performance.now() - turns.startedAt > TURN_MS;
+function nextTurn(): Promise<void> {
+  return (turns.next ??= new Promise<void>((resolve) =>
     setImmediate(() => {
-      restoreTurns.next = undefined;
-      restoreTurns.startedAt = performance.now();
+      turns.next = undefined;
+      turns.startedAt = performance.now();
       resolve();
     })));
 }
@@ -206,6 +210,8 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
   let pending = emptyBatch();
   let flushing: Promise<void> = Promise.resolve();
   let flushesQueued = 0;
+  /** Drains of this processor waiting for their next turn of the event loop with records left. */
+  let drainsYielded = 0;
   let stopped = false;
   let consumer: Consumer | undefined;
   /** Offsets applied by the sink but not yet committed to the consumer group, by topic-partition. */
@@ -481,15 +487,15 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
         processed++;
         if (restoring) {
           if (record.offset + 1 >= queue.restoreUntil) restoredOne(task, queue);
-          // A restore publishes nothing, so no flush gives the event loop a turn, and the embedded
-          // log hands over its records in promise callbacks: without a turn now and then, a restore
-          // beside a running platform (a rebuilt processor moving threads) held the thread for
-          // seconds, and the read API with it.
-          if ((processed & 15) === 0 && restoreTurnSpent()) await nextRestoreTurn();
-          continue;
+        } else {
+          take(queue, record, outcome, internal);
+          if (pending.weight >= maxBatchEffects || pending.records >= maxBatchEffects) await flush();
         }
-        take(queue, record, outcome, internal);
-        if (pending.weight >= maxBatchEffects || pending.records >= maxBatchEffects) await flush();
+        if ((processed & 15) === 0 && turnSpent()) {
+          // Behind its input, the task yields a turn with records left: the linger waits for it.
+          drainsYielded++;
+          try { await nextTurn(); } finally { drainsYielded--; }
+        }
       }
       if (processed > 0 && processor.punctuate && states.has(task.partition)) {
         const effects = processor.punctuate(states.get(task.partition)!);
@@ -578,7 +584,9 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
 
   const timer = setInterval(() => {
     // A flush already queued (e.g. a batch retrying against a sink that is down) will take these too.
-    if (flushesQueued === 0 && !isEmpty(pending) && Date.now() - pending.startedAt >= lingerMs) void flush();
+    // A drain that yielded a turn mid-way is behind: its batch fills up to the cap (a rebuild's
+    // throughput depends on large batches), or flushes by the linger once the drain is done.
+    if (flushesQueued === 0 && drainsYielded === 0 && !isEmpty(pending) && Date.now() - pending.startedAt >= lingerMs) void flush();
   }, Math.max(5, Math.floor(lingerMs / 2)));
   timer.unref?.();
 
