@@ -138,8 +138,18 @@ const MAX_SINK_BACKOFF_MS = 5_000;
  * which producers of the same log share, and nine processors committing every 20 ms batch kept it busy.
  */
 const GROUP_COMMIT_MS = 1_000;
-/** Longest the tasks of a thread keep the event loop, together, before they let timers and I/O run. */
-const TURN_MS = 5;
+/**
+ * Longest the tasks of a thread keep the event loop, together, before they let timers and I/O run:
+ * restoring tasks, which may share the thread with the read API (a replay moving its processors
+ * back to the serving thread; 20 ms doubled the reads' p99 there)...
+ */
+const RESTORE_TURN_MS = 5;
+/**
+ * ...and tasks processing a backlog (a rebuild, a restart behind its input). 5 ms turns cost those
+ * 15% of their rate (40k against 47k events/s on bench/pipeline-throughput.ts, ~2 s more CPU);
+ * 50 ms cost nothing measurable (bench/RESULTS.md, "A standalone replay's progress stood still").
+ */
+const PROCESS_TURN_MS = 50;
 
 /**
  * The event-loop turns that every task of this thread shares. The embedded log hands over its
@@ -152,7 +162,7 @@ const TURN_MS = 5;
  * stalled reads for ~1 s at a time.
  */
 const turns = { startedAt: 0, next: undefined as Promise<void> | undefined };
-const turnSpent = (): boolean => performance.now() - turns.startedAt > TURN_MS;
+const turnSpent = (budgetMs: number): boolean => performance.now() - turns.startedAt > budgetMs;
 function nextTurn(): Promise<void> {
   return (turns.next ??= new Promise<void>((resolve) =>
     setImmediate(() => {
@@ -491,7 +501,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
           take(queue, record, outcome, internal);
           if (pending.weight >= maxBatchEffects || pending.records >= maxBatchEffects) await flush();
         }
-        if ((processed & 15) === 0 && turnSpent()) {
+        if ((processed & 15) === 0 && turnSpent(restoring ? RESTORE_TURN_MS : PROCESS_TURN_MS)) {
           // Behind its input, the task yields a turn with records left: the linger waits for it.
           drainsYielded++;
           try { await nextTurn(); } finally { drainsYielded--; }

@@ -2,8 +2,9 @@
 // nothing until its batch is full: a restore (which publishes nothing) or a rebuild (whose batches
 // hold millions of effects) would keep the event loop, and the read API or a replay's progress
 // beside it, for seconds. The tasks of a thread must together let timers run every few
-// milliseconds, not each on its own: forty tasks that each kept the loop for 20 ms stalled reads for
-// ~1 s at a time, and a standalone replay's processors kept it for 13.8 s (bench/RESULTS.md, 2026-12-06).
+// milliseconds while restoring (every ~50 ms while processing), not each on its own: forty tasks
+// that each kept the loop for 20 ms stalled reads for ~1 s at a time, and a standalone replay's
+// processors kept it for 13.8 s (bench/RESULTS.md, 2026-12-06).
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTopicBackend } from '../../topics/index.ts';
