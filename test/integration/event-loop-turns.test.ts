@@ -21,7 +21,7 @@ const PROCESSORS = 3;
 const RECORDS_PER_PARTITION = 1_500;
 /** CPU a record costs to fold: enough that one task's share of the restore outlasts a turn. */
 const FOLD_MICROS = 30;
-/** Far above a turn (5 ms and the tasks' last few records), far below the stall it guards against. */
+/** Far above a turn (5 ms restoring, 50 ms processing, and the tasks' last few records), far below the stalls it guards against. */
 const LONGEST_GAP_MS = 250;
 
 const codec = textCodec('restore-turns-dead-letters');
