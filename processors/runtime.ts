@@ -150,6 +150,12 @@ const RESTORE_TURN_MS = 5;
  * 50 ms cost nothing measurable (bench/RESULTS.md, "A standalone replay's progress stood still").
  */
 const PROCESS_TURN_MS = 50;
+/**
+ * A task is working through a backlog while its input holds more than this many records beyond the
+ * one it processes. Only then does processing yield turns: a live task is tens of records behind at
+ * most, and a turn in the middle of them would only delay them.
+ */
+const BACKLOG_RECORDS = 256;
 
 /**
  * The event-loop turns that every task of this thread shares. The embedded log hands over its
@@ -161,13 +167,23 @@ const PROCESS_TURN_MS = 50;
  * before a timer or a read could run, so a replay moving its processors back to the serving thread
  * stalled reads for ~1 s at a time.
  */
-const turns = { startedAt: 0, next: undefined as Promise<void> | undefined };
+const turns = { startedAt: 0, running: false, next: undefined as Promise<void> | undefined };
+/**
+ * A turn runs from the first drain after the event loop came round (or a yield) until it comes round
+ * again: the budget counts work done without a break, not the time since the last yield, so a live
+ * drain after an idle moment does not yield at once.
+ */
+function startTurn(): void {
+  turns.running = true;
+  turns.startedAt = performance.now();
+  setImmediate(() => { turns.running = false; });
+}
 const turnSpent = (budgetMs: number): boolean => performance.now() - turns.startedAt > budgetMs;
 function nextTurn(): Promise<void> {
   return (turns.next ??= new Promise<void>((resolve) =>
     setImmediate(() => {
       turns.next = undefined;
-      turns.startedAt = performance.now();
+      startTurn();
       resolve();
     })));
 }
@@ -482,6 +498,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
   function drain(task: Task, force: boolean): Promise<void> {
     task.chain = task.chain.then(async () => {
       task.drains++;
+      if (!turns.running) startTurn();
       let processed = 0;
       for (;;) {
         if (stopped || tasks.get(task.partition) !== task) return; // stopping, or revoked meanwhile
@@ -501,7 +518,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
           take(queue, record, outcome, internal);
           if (pending.weight >= maxBatchEffects || pending.records >= maxBatchEffects) await flush();
         }
-        if ((processed & 15) === 0 && turnSpent(restoring ? RESTORE_TURN_MS : PROCESS_TURN_MS)) {
+        if ((processed & 15) === 0 && (restoring ? turnSpent(RESTORE_TURN_MS) : queue.knownEnd - record.offset > BACKLOG_RECORDS && turnSpent(PROCESS_TURN_MS))) {
           // Behind its input, the task yields a turn with records left: the linger waits for it.
           drainsYielded++;
           try { await nextTurn(); } finally { drainsYielded--; }

@@ -23,6 +23,12 @@ const RECORDS_PER_PARTITION = 1_500;
 const FOLD_MICROS = 30;
 /** Far above a turn (5 ms restoring, 50 ms processing, and the tasks' last few records), far below the stalls it guards against. */
 const LONGEST_GAP_MS = 250;
+/**
+ * The backlog: more records, each cheaper. Processing yields only while a task is hundreds of records
+ * behind (runtime.ts BACKLOG_RECORDS), so the last few hundred of each partition run without turns.
+ */
+const BACKLOG_PER_PARTITION = 4_000;
+const BACKLOG_FOLD_MICROS = 10;
 
 const codec = textCodec('restore-turns-dead-letters');
 
@@ -31,13 +37,13 @@ function busy(micros: number): void {
   while (performance.now() < until);
 }
 
-function slowCounter(name: string): Processor<{ n: number }, string> {
+function slowCounter(name: string, foldMicros = FOLD_MICROS): Processor<{ n: number }, string> {
   return {
     name,
     inputs: [TOPIC],
     init: () => ({ n: 0 }),
     apply(state, _input, source) {
-      busy(FOLD_MICROS);
+      busy(foldMicros);
       state.n++;
       return [{ kind: 'hincr', key: `count:${source.partition}`, field: 'n', by: 1 }];
     },
@@ -61,13 +67,13 @@ async function longestTimerGap(body: () => Promise<void>): Promise<number> {
   return longest;
 }
 
-/** A log whose topic holds RECORDS_PER_PARTITION records on each partition. */
-async function filledBackend(dir: string): Promise<TopicBackend> {
+/** A log whose topic holds `perPartition` records on each partition. */
+async function filledBackend(dir: string, perPartition = RECORDS_PER_PARTITION): Promise<TopicBackend> {
   const backend = await createTopicBackend({ dataDir: dir });
   const spec = { key: 'k', partitions: PARTITIONS, retentionMs: -1, retentionBytes: -1, compacted: false };
   await backend.ensureTopics([{ name: TOPIC, ...spec }, { name: codec.deadLetterTopic, ...spec }]);
   for (let partition = 0; partition < PARTITIONS; partition++) {
-    const records = Array.from({ length: RECORDS_PER_PARTITION }, (_, i) => ({ key: `k${i}`, value: Buffer.from(`r${i}`), timestamp: 1_700_000_000_000 + i, partition }));
+    const records = Array.from({ length: perPartition }, (_, i) => ({ key: `k${i}`, value: Buffer.from(`r${i}`), timestamp: 1_700_000_000_000 + i, partition }));
     await backend.produce(TOPIC, records);
   }
   return backend;
@@ -101,10 +107,10 @@ describe('tasks behind their input on one thread', () => {
   }, 60_000);
 
   it('share their turns while processing a backlog in rebuild-sized batches, and the linger does not cut those batches short', async () => {
-    const backend = await filledBackend(path.join(data.dir, 'backlog'));
+    const backend = await filledBackend(path.join(data.dir, 'backlog'), BACKLOG_PER_PARTITION);
     const sinks = Array.from({ length: PROCESSORS }, () => memorySink());
     const batches: number[] = [];
-    const total = PARTITIONS * RECORDS_PER_PARTITION;
+    const total = PARTITIONS * BACKLOG_PER_PARTITION;
     const running: RunningProcessor[] = [];
     try {
       const startedAt = performance.now();
@@ -113,14 +119,14 @@ describe('tasks behind their input on one thread', () => {
           const sink = sinks[i];
           const counted: Sink = { ...sink, apply: async (effects, offsets) => { batches.push(effects.length); await sink.apply(effects, offsets); } };
           // A rebuild's batching: a cap no backlog here reaches, and the live linger.
-          running.push(await startProcessor({ processor: slowCounter(`backlog-turns-${i}`), sink: counted, stateful: true }, { backend, codec, groupPrefix: 'turns', maxBatchEffects: 10_000_000, lingerMs: 10 }));
+          running.push(await startProcessor({ processor: slowCounter(`backlog-turns-${i}`, BACKLOG_FOLD_MICROS), sink: counted, stateful: true }, { backend, codec, groupPrefix: 'turns', maxBatchEffects: 10_000_000, lingerMs: 10 }));
         }
         while (sinks.some((sink) => sink.applied.length < total)) await new Promise((r) => setTimeout(r, 20));
       });
       expect(performance.now() - startedAt).toBeGreaterThan(2 * LONGEST_GAP_MS);
       expect(longestGap).toBeLessThan(LONGEST_GAP_MS);
       // A task that yields a turn is still behind: the linger flushing then would write a batch per
-      // turn (~150 records here) instead of one per backlog.
+      // turn instead of one per backlog.
       expect(total * PROCESSORS / batches.length).toBeGreaterThan(1_000);
     } finally {
       await Promise.all(running.map((p) => p.stop()));
