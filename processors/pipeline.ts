@@ -44,6 +44,8 @@ export interface ProcessorView {
   name: string;
   inputs: readonly string[];
   running: RunningProcessor;
+  /** Where it runs. */
+  readonly thread: ThreadPlacement;
   /** Offsets its sink holds, as the runtime last applied them. */
   offsets(): Promise<TopicPartitionOffset[]>;
   details(): Record<string, unknown>;
@@ -62,11 +64,15 @@ export interface Pipeline {
  */
 export type ThreadPlacement = 'main' | 'own worker' | 'shared worker' | `${number} workers by partition`;
 
+/** Placed on a thread of its own group by `ownThreads` (what a rebuild asks for), not by `workers`. */
+export const onOwnThread = (view: ProcessorView): boolean => view.thread === 'own worker' || view.thread === 'shared worker';
+
 function viewOf(name: string, inputs: readonly string[], running: RunningProcessor, thread: ThreadPlacement): ProcessorView {
   return {
     name,
     inputs,
     running,
+    thread,
     offsets: async () => [...running.progress().offsets].map(([key, offset]) => {
       const cut = key.lastIndexOf(':');
       return { topic: key.slice(0, cut), partition: Number(key.slice(cut + 1)), offset };

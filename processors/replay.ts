@@ -17,7 +17,7 @@
 // - Analytics rows are facts, not derived views, and are deduplicated by (topic, partition, offset):
 //   replay leaves the analytics tables and the analytics processor untouched.
 import type { TopicBackend, TopicPartitionOffset } from '../topics/types.ts';
-import type { Pipeline, ProcessorView } from './pipeline.ts';
+import { onOwnThread, type Pipeline, type ProcessorView } from './pipeline.ts';
 import type { Topology } from './topology.ts';
 import { checkGeneration, type ViewEntry, type ViewStore } from '../sinks/view-store.ts';
 import { pipelineStatus } from '../serving/status.ts';
@@ -404,7 +404,7 @@ export async function startRebuild(options: {
       return progress;
     },
     async moveToThisThread() {
-      if (!job.pipeline.processors.some((p) => ['own worker', 'shared worker'].includes(p.details().thread as string))) return;
+      if (!job.pipeline.processors.some(onOwnThread)) return;
       await job.pipeline.stop();
       job.pipeline = await options.startViews(generation, groupPrefix, options.processors);
     },
