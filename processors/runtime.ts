@@ -236,7 +236,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
   let pending = emptyBatch();
   let flushing: Promise<void> = Promise.resolve();
   let flushesQueued = 0;
-  /** Drains of this processor waiting for their next turn of the event loop with records left. */
+  /** Drains of this processor that yielded a turn in the middle of a backlog (not a restore). */
   let drainsYielded = 0;
   let stopped = false;
   let consumer: Consumer | undefined;
@@ -519,9 +519,13 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
           if (pending.weight >= maxBatchEffects || pending.records >= maxBatchEffects) await flush();
         }
         if ((processed & 15) === 0 && (restoring ? turnSpent(RESTORE_TURN_MS) : queue.knownEnd - record.offset > BACKLOG_RECORDS && turnSpent(PROCESS_TURN_MS))) {
-          // Behind its input, the task yields a turn with records left: the linger waits for it.
-          drainsYielded++;
-          try { await nextTurn(); } finally { drainsYielded--; }
+          // Processing a backlog, the task yields with records left: the linger waits for it. A
+          // restore adds nothing to the batch, so the processor's live partitions keep their linger.
+          if (restoring) await nextTurn();
+          else {
+            drainsYielded++;
+            try { await nextTurn(); } finally { drainsYielded--; }
+          }
         }
       }
       if (processed > 0 && processor.punctuate && states.has(task.partition)) {

@@ -30,7 +30,7 @@ const LONGEST_GAP_MS = 250;
 const BACKLOG_PER_PARTITION = 4_000;
 const BACKLOG_FOLD_MICROS = 10;
 
-const codec = textCodec('restore-turns-dead-letters');
+const codec = textCodec('event-loop-turns-dead-letters');
 
 function busy(micros: number): void {
   const until = performance.now() + micros / 1000;
