@@ -84,7 +84,7 @@ export async function openBenchPlatform(options: BenchPlatformOptions): Promise<
     ? await createRedisViewStore({ url: options.redisUrl, namespace })
     : await createEmbeddedViewStore({ dataDir });
   const analytics = await createAnalyticsStore({ dataDir });
-  const codec = await createRecordCodec({ serde, registry, internalTopics: topology.internalTopics.map((t) => t.name) });
+  const codec = await createRecordCodec({ serde, registry, internalTopics: topology.internalTopics });
   const generation = await views.currentGeneration();
 
   const platform: BenchPlatform = {

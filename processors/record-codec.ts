@@ -1,19 +1,29 @@
 // How the runtime reads and writes records: events through the serde (Confluent-framed Avro),
-// internal repartition records through their own Avro schema, dead letters through the serde too.
-import { readFileSync } from 'node:fs';
+// internal repartition records through their topic's envelope (schemas/internal-records.ts), dead
+// letters through the serde too.
 import avro from 'avsc';
 import type { Client } from '@confluentinc/schemaregistry';
 import { deadLetterFor } from '../schemas/dead-letter.ts';
 import { DecodeError, SchemaNotLoadedError } from '../schemas/errors.ts';
+import { internalRecordSchema } from '../schemas/internal-records.ts';
 import { HEADER_BYTES, MAGIC_BYTE, readSchemaId, type Serde } from '../schemas/serde.ts';
 import { TOPICS } from '../schemas/events.ts';
-import type { TopicRecord } from '../topics/types.ts';
+import type { TopicRecord, TopicSpec } from '../topics/types.ts';
 import { DecodeFailure, type Origin, type RecordCodec } from './runtime.ts';
 
-const INTERNAL_SCHEMA = readFileSync(new URL('../schemas/avro/internal_record.avsc', import.meta.url), 'utf8');
-const internalType = avro.Type.forSchema(JSON.parse(INTERNAL_SCHEMA));
+interface InternalRecord {
+  source_topic: string; source_partition: number; source_offset: number; source_index: number;
+  /** The typed value, or its JSON in records written before the value had a schema. */
+  payload: string | Record<string, unknown>;
+}
 
-interface InternalRecord { source_topic: string; source_partition: number; source_offset: number; source_index: number; payload: string }
+/** One internal topic's envelope: the id records are written under, and a reader per registered id. */
+interface InternalTopicCodec {
+  id: number;
+  type: avro.Type;
+  /** Registered ids of the topic's subject → resolver from that version (undefined: the current one). */
+  readers: Map<number, avro.Resolver | undefined>;
+}
 
 /**
  * Decoded records shared between the processors of this process. Up to five processors read the same
@@ -78,40 +88,41 @@ export const ORIGIN = '__origin';
 export async function createRecordCodec(options: {
   serde: Serde;
   registry: Client;
-  internalTopics: string[];
+  /** Internal topics with their value schemas (TopicSpec.valueSchema). */
+  internalTopics: Array<Pick<TopicSpec, 'name' | 'valueSchema'>>;
   now?: () => number;
   /** Decoded records kept per topic-partition for other processors of this process (0 = no sharing). */
   decodeRingSize?: number;
 }): Promise<RecordCodec> {
   const { serde, registry } = options;
   const now = options.now ?? Date.now;
-  const internal = new Set(options.internalTopics);
-  // One subject per internal topic (TopicNameStrategy): each holds one record type. Records written
-  // under its earlier versions (before source_index) are read through a resolver, so topics written
-  // by an older darkroom still replay.
-  const ids = new Map<string, number>();
-  const readers = new Map<number, avro.Resolver | undefined>();
-  for (const topic of internal) {
-    const subject = `${topic}-value`;
-    const id = await registry.register(subject, { schemaType: 'AVRO', schema: INTERNAL_SCHEMA }, false);
-    ids.set(topic, id);
-    readers.set(id, undefined);
+  // One subject per internal topic (TopicNameStrategy): each holds one envelope. Records written
+  // under its earlier versions (before source_index, before typed values) are read through a resolver,
+  // so topics written by an older darkroom still replay.
+  const internal = new Map<string, InternalTopicCodec>();
+  for (const topic of options.internalTopics) {
+    if (!topic.valueSchema) throw new Error(`internal topic ${topic.name} declares no value schema`);
+    const schema = internalRecordSchema(topic.valueSchema);
+    const type = avro.Type.forSchema(schema as avro.Schema);
+    const subject = `${topic.name}-value`;
+    const id = await registry.register(subject, { schemaType: 'AVRO', schema: JSON.stringify(schema) }, false);
+    const readers = new Map<number, avro.Resolver | undefined>([[id, undefined]]);
     for (const version of await registry.getAllVersions(subject)) {
       const meta = await registry.getSchemaMetadata(subject, version, false);
       if (meta.id === undefined || readers.has(meta.id)) continue;
-      readers.set(meta.id, internalType.createResolver(avro.Type.forSchema(JSON.parse(meta.schema!))));
+      readers.set(meta.id, type.createResolver(avro.Type.forSchema(JSON.parse(meta.schema!))));
     }
+    internal.set(topic.name, { id, type, readers });
   }
   const ringSize = options.decodeRingSize ?? DECODE_RING_SIZE;
   const cache = ringSize > 0 ? new DecodedCache(ringSize) : undefined;
 
-  function decodeInternal(value: Buffer): Record<string, unknown> {
+  function decodeInternal(topic: InternalTopicCodec, value: Buffer): Record<string, unknown> {
     const id = readSchemaId(value);
-    if (!readers.has(id)) throw new DecodeFailure(`unknown-schema-id: ${id} is not the internal record schema`);
-    let record: InternalRecord;
+    if (!topic.readers.has(id)) throw new DecodeFailure(`unknown-schema-id: ${id} is not a schema of this internal topic`);
     try {
-      record = internalType.fromBuffer(value.subarray(HEADER_BYTES), readers.get(id)) as InternalRecord;
-      const payload = JSON.parse(record.payload) as Record<string, unknown>;
+      const record = topic.type.fromBuffer(value.subarray(HEADER_BYTES), topic.readers.get(id)) as InternalRecord;
+      const payload = typeof record.payload === 'string' ? JSON.parse(record.payload) as Record<string, unknown> : record.payload;
       const origin: Origin = { topic: record.source_topic, partition: record.source_partition, offset: record.source_offset, index: record.source_index };
       payload[ORIGIN] = origin;
       return payload;
@@ -130,14 +141,15 @@ export async function createRecordCodec(options: {
     deadLetterTopic: TOPICS.deadLetters,
     isInternal: (topic) => internal.has(topic),
     decode(record: TopicRecord) {
+      const topic = internal.get(record.topic);
       // Internal records have one reader each: nothing to share.
-      const shared = cache !== undefined && !internal.has(record.topic);
+      const shared = cache !== undefined && topic === undefined;
       if (shared) {
         const hit = cache!.get(record);
         if (hit !== undefined) return hit;
       }
       try {
-        if (internal.has(record.topic)) return decodeInternal(record.value);
+        if (topic) return decodeInternal(topic, record.value);
         const value = serde.decodeSync(record.value);
         if (shared) cache!.set(record, value);
         return value;
@@ -149,16 +161,16 @@ export async function createRecordCodec(options: {
     sourceOf(decoded) {
       return (decoded as Record<string, unknown> | null)?.[ORIGIN] as Origin | undefined;
     },
-    encodeInternal(topic, value, source) {
-      const id = ids.get(topic);
-      if (id === undefined) throw new Error(`${topic} is not a declared internal topic`);
-      const body = internalType.toBuffer({
+    encodeInternal(name, value, source) {
+      const topic = internal.get(name);
+      if (topic === undefined) throw new Error(`${name} is not a declared internal topic`);
+      const body = topic.type.toBuffer({
         source_topic: source.topic, source_partition: source.partition, source_offset: source.offset,
-        source_index: source.index, payload: JSON.stringify(value),
+        source_index: source.index, payload: value,
       });
       const out = Buffer.allocUnsafe(HEADER_BYTES + body.length);
       out[0] = MAGIC_BYTE;
-      out.writeInt32BE(id, 1);
+      out.writeInt32BE(topic.id, 1);
       body.copy(out, HEADER_BYTES);
       return out;
     },

@@ -3,7 +3,7 @@
 import type { TopicSpec } from '../topics/types.ts';
 import type { Processor } from './processor.ts';
 import { createFeedFanout } from './feed-fanout/index.ts';
-import { FEED_FANOUT_REPARTITION_TOPIC } from './feed-fanout/relay.ts';
+import { feedFanoutInternalTopics } from './feed-fanout/relay.ts';
 import { createTrending } from './trending-hashtags/index.ts';
 import { createEngagement } from './engagement-counters/index.ts';
 import { createSeenState } from './seen-state/index.ts';
@@ -31,11 +31,6 @@ export interface Topology {
   internalTopics: TopicSpec[];
 }
 
-const internalTopic = (name: string, key: string, partitions: number): TopicSpec => ({
-  // Internal topics are replayed to rebuild the next stage's state: they keep what the sources keep.
-  name, key, partitions, retentionMs: -1, retentionBytes: -1, compacted: false, internal: true,
-});
-
 export function buildTopology(options: TopologyOptions): Topology {
   const trending = createTrending({ halfLifeMinutes: options.trendingHalfLifeMinutes });
   const engagement = createEngagement();
@@ -55,7 +50,7 @@ export function buildTopology(options: TopologyOptions): Topology {
       node(abuse.botFollows, true),
     ],
     internalTopics: [
-      internalTopic(FEED_FANOUT_REPARTITION_TOPIC, 'user on the other side of a block', options.partitions),
+      ...feedFanoutInternalTopics(options.partitions),
       ...trending.internalTopics(options.partitions),
       ...engagement.internalTopics(options.partitions),
       ...abuse.internalTopics(options.partitions),

@@ -13,6 +13,8 @@ export interface TopicSpec {
   /** Compacted topics keep the latest record per key. */
   compacted: boolean;
   internal?: boolean;
+  /** Internal topics: the Avro record of their values (schemas/internal-records.ts). */
+  valueSchema?: Record<string, unknown>;
 }
 
 export interface ProduceRecord {

@@ -78,7 +78,7 @@ export async function openReplayEngines(config: Config): Promise<{ backbone: Bac
   const topology = buildTopology(config);
   const backbone = await openBackbone(config, topology.internalTopics);
   const views = await openViewStore(config).catch(async (error) => { await backbone.close(); throw error; });
-  const codec = await createRecordCodec({ serde: backbone.serde, registry: backbone.registry, internalTopics: topology.internalTopics.map((t) => t.name) });
+  const codec = await createRecordCodec({ serde: backbone.serde, registry: backbone.registry, internalTopics: topology.internalTopics });
   const startViews: StartViews = (generation, groupPrefix, only, batching, ownThreads) => startPipeline({
     backend: backbone.backend, codec, topology: buildTopology(config), groupPrefix, only,
     sinkFor: (name) => viewSink(views, generation, name),

@@ -53,7 +53,7 @@ export async function start(roles: Roles): Promise<void> {
   const generation = await views.currentGeneration();
   if (roles.process) {
     const codec = await createRecordCodec({
-      serde: backbone.serde, registry: backbone.registry, internalTopics: topology.internalTopics.map((t) => t.name),
+      serde: backbone.serde, registry: backbone.registry, internalTopics: topology.internalTopics,
     });
     log(`processors: starting ${topology.nodes.length} on ${backend.kind === 'kafka' ? 'Kafka' : 'the embedded log'}, views in ${views.kind}, generation ${generation}`);
     // Fresh processors for every pipeline: a replay runs its own beside the live ones.

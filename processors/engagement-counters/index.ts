@@ -1,6 +1,7 @@
 // Engagement counters: stats:<post_id> from `engagement`, with deletions re-keyed from `posts`:
 //   posts ──deletions──▶ engagement-post-deletions (keyed by post_id) ─┐
 //   engagement (keyed by post_id) ─────────────────────────────────────┴─counters──▶ stats:<post_id>
+import { internalValueSchema } from '../../schemas/internal-records.ts';
 import type { TopicSpec } from '../../topics/types.ts';
 import type { DarkroomEvent } from '../../schemas/events.ts';
 import type { Processor } from '../processor.ts';
@@ -29,6 +30,7 @@ export function createEngagement(): EngagementCounters {
       name: ENGAGEMENT_DELETIONS_TOPIC, key: 'post_id', partitions,
       // The counters rebuild their "deleted" set by replaying this topic: keep it as long as the sources.
       retentionMs: -1, retentionBytes: -1, compacted: false, internal: true,
+      valueSchema: internalValueSchema('post_deleted'),
     }],
   };
 }

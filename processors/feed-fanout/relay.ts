@@ -9,6 +9,7 @@
 // X → B is still accepted; the relayed block then removes both. The price of that rule: a follow made
 // after a block *and* its unblock, all within the relay delay, is also ended (B's partition cannot tell
 // it from a follow across the block, and the block is the safer side to err on).
+import { internalValueSchema } from '../../schemas/internal-records.ts';
 import type { TopicSpec } from '../../topics/types.ts';
 import type { Effect } from '../effects.ts';
 
@@ -45,5 +46,6 @@ export function feedFanoutInternalTopics(partitions: number): TopicSpec[] {
   return [{
     name: FEED_FANOUT_REPARTITION_TOPIC, key: 'blocker_id', partitions,
     retentionMs: -1, retentionBytes: -1, compacted: false, internal: true,
+    valueSchema: internalValueSchema('block_relayed'),
   }];
 }

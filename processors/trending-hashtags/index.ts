@@ -1,6 +1,7 @@
 // Trending hashtags, as two stages like a Kafka Streams topology:
 //   posts + profiles ──extract──▶ trending-hashtags-repartition (keyed by tag) ──score──▶ trending:p<n>
 // See extract.ts and score.ts for the rules, keys.ts for the view, merge.ts for serving's merge.
+import { internalValueSchema } from '../../schemas/internal-records.ts';
 import type { TopicSpec } from '../../topics/types.ts';
 import { trendingConfig, type TrendingConfig, type TrendingOptions } from './config.ts';
 import { createHashtagExtractor, type ExtractState } from './extract.ts';
@@ -41,6 +42,7 @@ export function createTrending(options: TrendingOptions): Trending {
       retentionBytes: -1,
       compacted: false,
       internal: true,
+      valueSchema: internalValueSchema('hashtag_use'),
     }],
   };
 }

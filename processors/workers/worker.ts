@@ -36,7 +36,7 @@ async function start(): Promise<void> {
   const serde = createSerde(registry);
   await serde.warm();
   const topology = buildTopology(setup.topology);
-  const codec = await createRecordCodec({ serde, registry, internalTopics: topology.internalTopics.map((t) => t.name) });
+  const codec = await createRecordCodec({ serde, registry, internalTopics: topology.internalTopics });
   if (setup.redisUrl) {
     const { createRedisViewStore } = await import('../../sinks/redis/redis-view-store.ts');
     views = await createRedisViewStore({ url: setup.redisUrl, namespace: setup.redisNamespace });

@@ -69,7 +69,7 @@ export async function startTestPlatform(options: TestPlatformOptions): Promise<T
     ? await createRedisViewStore({ url: SERVICES.redis, namespace })
     : await createEmbeddedViewStore({ dataDir: options.dataDir });
   const analytics = await createAnalyticsStore({ url: options.clickhouseUrl, dataDir: options.dataDir });
-  const codec = await createRecordCodec({ serde, registry, internalTopics: topology.internalTopics.map((t) => t.name) });
+  const codec = await createRecordCodec({ serde, registry, internalTopics: topology.internalTopics });
   const generation = await views.currentGeneration();
 
   const platform: TestPlatform = {

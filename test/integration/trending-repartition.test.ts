@@ -1,9 +1,8 @@
 // Trending's repartition topic: every tag of a post is one use, even when several tags of one post land
 // in the same partition; a record re-sent after a crash upstream is dropped; records written by an
-// older darkroom (internal schema without source_index) still read. On the embedded log, with the
+// older darkroom (envelopes without source_index, values as JSON) still read. On the embedded log, with the
 // real record codec and file-backed registry.
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
 import avro from 'avsc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.ts';
@@ -12,6 +11,8 @@ import { TOPICS, type DarkroomEvent } from '../../schemas/events.ts';
 import { createRegistryClient } from '../../schemas/registry/index.ts';
 import { createSerde } from '../../schemas/serde.ts';
 import { createRecordCodec } from '../../processors/record-codec.ts';
+import { internalValueSchema } from '../../schemas/internal-records.ts';
+import { ABUSE_FOLLOWS_TOPIC } from '../../processors/abuse/keys.ts';
 import { TRENDING_REPARTITION_TOPIC, trendingUsesKey } from '../../processors/trending-hashtags/index.ts';
 
 const post = (id: string, offsetMs: number, hashtags: string[]): DarkroomEvent => ({
@@ -56,22 +57,63 @@ describe('internal records of an older darkroom', () => {
   const root = tempDataDir('darkroom-internal-schema-');
   afterAll(() => root.remove());
 
-  it('decode through the registered earlier schema, as index 0', async () => {
-    const registry = createRegistryClient({ dataDir: root.dir });
-    const current = JSON.parse(readFileSync(new URL('../../schemas/avro/internal_record.avsc', import.meta.url), 'utf8'));
-    const earlier = { ...current, fields: current.fields.filter((f: { name: string }) => f.name !== 'source_index') };
-    const subject = `${TRENDING_REPARTITION_TOPIC}-value`;
-    const earlierId = await registry.register(subject, { schemaType: 'AVRO', schema: JSON.stringify(earlier) }, false);
-    const body = avro.Type.forSchema(earlier).toBuffer({ source_topic: TOPICS.posts, source_partition: 2, source_offset: 41, payload: JSON.stringify({ hashtag: 'cats' }) });
+  // What darkroom registered before values had schemas of their own: the value as a JSON string, first
+  // without source_index, then with it.
+  const envelope = (fields: object[]) => ({ type: 'record', name: 'InternalRecord', namespace: 'io.darkroom.internal', fields });
+  const firstEnvelope = envelope([
+    { name: 'source_topic', type: 'string' }, { name: 'source_partition', type: 'int' }, { name: 'source_offset', type: 'long' },
+    { name: 'payload', type: 'string' },
+  ]);
+  const jsonEnvelope = envelope([...firstEnvelope.fields.slice(0, 3), { name: 'source_index', type: 'int', default: 0 }, { name: 'payload', type: 'string' }]);
+  const topic = { name: TRENDING_REPARTITION_TOPIC, valueSchema: internalValueSchema('hashtag_use') };
+  const use = { hashtag: 'cats', author_id: 'ana', post_id: 'p9', ts: 1_764_000_000_123 };
+  const framed = (id: number, body: Buffer) => {
     const header = Buffer.alloc(5);
-    header.writeInt32BE(earlierId, 1);
+    header.writeInt32BE(id, 1);
+    return Buffer.concat([header, body]);
+  };
+  const record = (value: Buffer) => ({ topic: TRENDING_REPARTITION_TOPIC, partition: 0, offset: 0, key: 'cats', value, timestamp: 0 });
 
-    const codec = await createRecordCodec({ serde: createSerde(registry), registry, internalTopics: [TRENDING_REPARTITION_TOPIC] });
-    const decoded = await codec.decode({ topic: TRENDING_REPARTITION_TOPIC, partition: 0, offset: 0, key: 'cats', value: Buffer.concat([header, body]), timestamp: 0 });
-    expect(decoded).toMatchObject({ hashtag: 'cats' });
-    expect(codec.sourceOf(decoded)).toEqual({ topic: TOPICS.posts, partition: 2, offset: 41, index: 0 });
-    // The current schema is a later version of the same subject, so both ids decode.
-    expect((await registry.getAllVersions(subject)).length).toBe(2);
+  it('decode through the registered earlier schemas, JSON values included; new records are typed', async () => {
+    const registry = createRegistryClient({ dataDir: root.dir });
+    const subject = `${TRENDING_REPARTITION_TOPIC}-value`;
+    const firstId = await registry.register(subject, { schemaType: 'AVRO', schema: JSON.stringify(firstEnvelope) }, false);
+    const jsonId = await registry.register(subject, { schemaType: 'AVRO', schema: JSON.stringify(jsonEnvelope) }, false);
+    const first = framed(firstId, avro.Type.forSchema(firstEnvelope as avro.Schema).toBuffer({
+      source_topic: TOPICS.posts, source_partition: 2, source_offset: 41, payload: JSON.stringify(use),
+    }));
+    const json = framed(jsonId, avro.Type.forSchema(jsonEnvelope as avro.Schema).toBuffer({
+      source_topic: TOPICS.posts, source_partition: 2, source_offset: 42, source_index: 1, payload: JSON.stringify(use),
+    }));
+
+    // The registry (BACKWARD by default) accepts the typed envelope as the subject's next version.
+    const codec = await createRecordCodec({ serde: createSerde(registry), registry, internalTopics: [topic] });
+    expect((await registry.getAllVersions(subject)).length).toBe(3);
+
+    const fromFirst = await codec.decode(record(first));
+    expect({ ...fromFirst as object }).toMatchObject(use);
+    expect(codec.sourceOf(fromFirst)).toEqual({ topic: TOPICS.posts, partition: 2, offset: 41, index: 0 });
+    const fromJson = await codec.decode(record(json));
+    expect({ ...fromJson as object }).toMatchObject(use);
+    expect(codec.sourceOf(fromJson)).toEqual({ topic: TOPICS.posts, partition: 2, offset: 42, index: 1 });
+
+    const typed = await codec.encodeInternal(TRENDING_REPARTITION_TOPIC, { ...use }, { topic: TOPICS.posts, partition: 2, offset: 43, index: 0 });
+    expect(typed.readInt32BE(1)).not.toBe(jsonId);
+    const fromTyped = await codec.decode(record(typed));
+    expect({ ...fromTyped as object }).toEqual({ ...use, __origin: { topic: TOPICS.posts, partition: 2, offset: 43, index: 0 } });
+    // The value's field names and digits no longer travel as text.
+    expect(typed.length).toBeLessThan(json.length - 40);
+    await (registry as unknown as { close?: () => unknown }).close?.();
+  });
+
+  it('refuses an envelope registered for another internal topic', async () => {
+    const registry = createRegistryClient({ dataDir: root.dir });
+    const codec = await createRecordCodec({
+      serde: createSerde(registry), registry,
+      internalTopics: [topic, { name: ABUSE_FOLLOWS_TOPIC, valueSchema: internalValueSchema('follow_by_follower') }],
+    });
+    const follow = await codec.encodeInternal(ABUSE_FOLLOWS_TOPIC, { follower_id: 'a', followee_id: 'b', ts: 1 }, { topic: TOPICS.socialGraph, partition: 0, offset: 0, index: 0 });
+    await expect(Promise.resolve().then(() => codec.decode(record(follow)))).rejects.toThrow(/unknown-schema-id/);
     await (registry as unknown as { close?: () => unknown }).close?.();
   });
 });

@@ -36,7 +36,7 @@ async function deployment(dataDir: string, analytics?: AnalyticsStore) {
   const registry = createRegistryClient({ dataDir });
   const serde = createSerde(registry);
   await serde.warm();
-  const codec = await createRecordCodec({ serde, registry, internalTopics: topology.internalTopics.map((t) => t.name) });
+  const codec = await createRecordCodec({ serde, registry, internalTopics: topology.internalTopics });
   const views = await createEmbeddedViewStore({ dataDir });
   const generation = await views.currentGeneration();
   /** Where each processor ran in the last run (ProcessorView details). */
