@@ -236,6 +236,8 @@ try {
   // The JS heap the rebuild holds at most: its batches (effects kept until the sink commits) live here.
   // The process' anonymous resident memory counts the worker threads too (a standalone replay runs
   // feed-fanout on one) and leaves out the memory-mapped stores, which the OS may drop at any time.
+  // With --expose-gc the figure is what the heap holds, not the garbage the first build left behind.
+  (globalThis as { gc?: () => void }).gc?.();
   const heapBefore = v8.getHeapStatistics().used_heap_size;
   const rssBefore = anonymousRss();
   let heapPeak = heapBefore;
