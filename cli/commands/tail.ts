@@ -2,20 +2,34 @@ import { loadConfig } from '../config.ts';
 import { UserError } from '../errors.ts';
 import { openBackbone } from '../platform.ts';
 import { TOPICS } from '../../schemas/events.ts';
+import { buildTopology } from '../../processors/topology.ts';
+import { createRecordCodec, ORIGIN } from '../../processors/record-codec.ts';
 import type { TopicRecord } from '../../topics/types.ts';
 
 export async function tail(topic: string, options: { fromBeginning?: boolean; limit?: number }): Promise<void> {
-  const backbone = await openBackbone(loadConfig());
+  const config = loadConfig();
+  const backbone = await openBackbone(config);
   const { backend, serde } = backbone;
   const known = await backend.endOffsets(topic).catch(() => undefined);
   if (!known?.length) {
     await backbone.close();
     throw new UserError(`unknown topic "${topic}" (see \`darkroom topics\`)`);
   }
+  // An internal topic's records are a processor's values in an envelope with their origin: shown as the
+  // value, with the origin beside it.
+  const internal = buildTopology(config).internalTopics.find((spec) => spec.name === topic);
+  const codec = internal
+    ? await createRecordCodec({ serde, registry: backbone.registry, internalTopics: [internal], decodeRingSize: 0 })
+    : undefined;
+  const decodeInternal = async (record: TopicRecord) => {
+    const { [ORIGIN]: origin, ...value } = (await codec!.decode(record)) as Record<string, unknown>;
+    return { ...value, origin };
+  };
   const decode = (record: TopicRecord) =>
-    record.topic === TOPICS.deadLetters
-      ? serde.decodeDeadLetter(record.value).then((l) => ({ ...l, raw: l.raw.toString('base64') }))
-      : serde.decode(record.value);
+    codec ? decodeInternal(record)
+      : record.topic === TOPICS.deadLetters
+        ? serde.decodeDeadLetter(record.value).then((l) => ({ ...l, raw: l.raw.toString('base64') }))
+        : serde.decode(record.value);
 
   // A group of its own: tail never moves the offsets of a processor.
   const consumer = backend.consumer({

@@ -1,6 +1,7 @@
 // End to end, as a user meets darkroom: `npm start` on a fresh data dir, actions over HTTP, wait for
 // lag 0 on /v1/status, then read feeds, counters, trending and the story tray over HTTP.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, tempDataDir } from '../helpers/tmp.ts';
 
@@ -138,4 +139,20 @@ describe('npm start, end to end over HTTP', () => {
     expect(((await res.json()) as { error: unknown }).error).toMatchObject({ code: 'invalid_event', index: 1 });
     expect((await get('/v1/users/alice/feed?limit=0')).status).toBe(400);
   });
+
+  it('tails an internal topic beside the running platform: the processor\'s value and its origin', async () => {
+    const tail = async (topic: string) => {
+      const { stdout } = await promisify(execFile)('node', ['cli/bin.mjs', 'tail', topic, '--from-beginning', '--limit', '1'], {
+        env: { ...process.env, DARKROOM_DATA_DIR: data.dir, DARKROOM_PARTITIONS: '4' }, timeout: 60_000,
+      });
+      return JSON.parse(stdout.trim().split('\n')[0]) as { key: string; value: Record<string, unknown> };
+    };
+    // mallory blocked alice: the block is relayed to mallory's partition.
+    const relayed = await tail('feed-fanout-repartition');
+    expect(relayed.key).toBe('mallory');
+    expect(relayed.value).toMatchObject({ type: 'block_relayed', blocker_id: 'mallory', blocked_id: 'alice', blocked: true, origin: { topic: 'social-graph' } });
+    const use = await tail('trending-hashtags-repartition');
+    expect(use.value).toMatchObject({ hashtag: 'launch', origin: { topic: 'posts' } });
+    expect(use.value.undecodable).toBeUndefined();
+  }, 90_000);
 });
