@@ -164,10 +164,19 @@ export async function createRecordCodec(options: {
     encodeInternal(name, value, source) {
       const topic = internal.get(name);
       if (topic === undefined) throw new Error(`${name} is not a declared internal topic`);
-      const body = topic.type.toBuffer({
+      const envelope = {
         source_topic: source.topic, source_partition: source.partition, source_offset: source.offset,
         source_index: source.index, payload: value,
-      });
+      };
+      let body: Buffer;
+      try {
+        body = topic.type.toBuffer(envelope);
+      } catch {
+        // A processor wrote a value its topic's schema does not describe: name the fields.
+        const wrong: string[] = [];
+        topic.type.isValid(envelope, { errorHook: (path) => wrong.push(path.join('.')) });
+        throw new Error(`${name}: the value does not match the topic's schema (${wrong.join(', ') || 'unknown field'})`);
+      }
       const out = Buffer.allocUnsafe(HEADER_BYTES + body.length);
       out[0] = MAGIC_BYTE;
       out.writeInt32BE(topic.id, 1);

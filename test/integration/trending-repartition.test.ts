@@ -106,7 +106,7 @@ describe('internal records of an older darkroom', () => {
     await (registry as unknown as { close?: () => unknown }).close?.();
   });
 
-  it('refuses an envelope registered for another internal topic', async () => {
+  it('refuses an envelope registered for another internal topic, and a value its schema does not describe', async () => {
     const registry = createRegistryClient({ dataDir: root.dir });
     const codec = await createRecordCodec({
       serde: createSerde(registry), registry,
@@ -114,6 +114,9 @@ describe('internal records of an older darkroom', () => {
     });
     const follow = await codec.encodeInternal(ABUSE_FOLLOWS_TOPIC, { follower_id: 'a', followee_id: 'b', ts: 1 }, { topic: TOPICS.socialGraph, partition: 0, offset: 0, index: 0 });
     await expect(Promise.resolve().then(() => codec.decode(record(follow)))).rejects.toThrow(/unknown-schema-id/);
+    // A value its topic's schema does not describe fails at once, naming the fields.
+    expect(() => codec.encodeInternal(ABUSE_FOLLOWS_TOPIC, { follower_id: 'a', ts: 'soon' }, { topic: TOPICS.socialGraph, partition: 0, offset: 1, index: 0 }))
+      .toThrow(/abuse-follows-by-follower: the value does not match the topic's schema \(.*followee_id.*ts/);
     await (registry as unknown as { close?: () => unknown }).close?.();
   });
 });
