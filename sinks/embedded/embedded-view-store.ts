@@ -155,13 +155,11 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
 
   /**
    * Effects grouped by key, in batch order per key, keys in first-seen order; a zaddEach joins the
-   * group of each of its keys. The groups are one counting sort of effect indexes: key k's effects
-   * are `effects[order[starts[k]..starts[k+1]]]`. A rebuild batch spreads millions of effects over
-   * ~100k feeds: growing that many arrays push by push took twice as long as counting first, and
-   * filling ~100k arrays of their final length, one random write of an object each, still took ~14%
-   * of feed-fanout's rebuild thread (bench/RESULTS.md, 2026-12-06).
+   * group of each of its keys. Counted first, then placed in arrays of their final length: a rebuild
+   * batch spreads millions of effects over ~100k feeds, and growing that many arrays push by push
+   * took twice as long.
    */
-  function byKey(effects: ViewEffect[]): { keys: string[]; starts: Int32Array; order: Int32Array } {
+  function byKey(effects: ViewEffect[]): { keys: string[]; groups: ViewEffect[][] } {
     const slots = new Map<string, number>();
     const keys: string[] = [];
     const counts: number[] = [];
@@ -185,28 +183,27 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
       if (e.kind === 'zaddEach') for (const key of e.keys) place(key);
       else place(e.key);
     }
-    const starts = new Int32Array(keys.length + 1);
-    for (let k = 0; k < keys.length; k++) starts[k + 1] = starts[k] + counts[k];
-    const next = starts.slice(0, keys.length);
-    const order = new Int32Array(pairs);
+    const groups = counts.map((count) => new Array<ViewEffect>(count));
+    const filled = new Int32Array(keys.length);
     at = 0;
-    for (let i = 0; i < effects.length; i++) {
-      const times = effectWeight(effects[i]);
-      for (let n = 0; n < times; n++) order[next[slotOf[at++]]++] = i;
+    for (const e of effects) {
+      const times = effectWeight(e);
+      for (let n = 0; n < times; n++) {
+        const slot = slotOf[at++];
+        groups[slot][filled[slot]++] = e;
+      }
     }
-    return { keys, starts, order };
+    return { keys, groups };
   }
 
   async function writeBatch(batch: ViewBatch, effects: ViewEffect[]): Promise<void> {
     const { generation, processor } = batch;
-    const { keys, starts, order } = byKey(effects);
+    const { keys, groups } = byKey(effects);
     await root.childTransaction(() => {
       const now = Date.now();
-      for (let k = 0; k < keys.length; k++) {
-        const key = keys[k];
-        const group = new Array<ViewEffect>(starts[k + 1] - starts[k]);
-        for (let j = starts[k]; j < starts[k + 1]; j++) group[j - starts[k]] = effects[order[j]];
-        put([generation, key], applyToKey(key, load(generation, key, now), group, now));
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i];
+        put([generation, key], applyToKey(key, load(generation, key, now), groups[i], now));
       }
       if (batch.offsets.length) {
         const held = { ...(offsetsDb.get([generation, processor]) ?? {}) };
