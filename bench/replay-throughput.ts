@@ -28,8 +28,9 @@
 //    restart of `npm start`: timed until every processor has restored its state from the topics and
 //    the views have no lag, with each processor's restore time as the runtime reports it.
 // --max-batch-effects / --linger-ms override the rebuild's batching (processors/replay.ts
-// REBUILD_BATCHING); the first build keeps the live batching (as `darkroom start` does on an empty store),
-// or with --first-build-as-rebuild the rebuild's, which only makes the setup of a large run shorter. Analytics is not part of a replay (rows are facts), so it does not run here.
+// REBUILD_BATCHING); the first build batches as `darkroom start` does on an empty store (the rebuild's
+// batching until caught up on the embedded store, then the live one), or with --first-build-as-rebuild
+// the rebuild's throughout. Analytics is not part of a replay (rows are facts), so it does not run here.
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -98,12 +99,13 @@ const platform = await openBenchPlatform({ mode, partitions, workers, kafkaBroke
 const { backend, codec, views, topology, dataDir, serde } = platform;
 /**
  * As in `darkroom start`: rebuilds get the batching replay asks for (REBUILD_BATCHING), overridden by
- * --max-batch-effects / --linger-ms; the first build (groups "darkroom") keeps the live batching, or
- * takes the rebuild's with --first-build-as-rebuild.
+ * --max-batch-effects / --linger-ms; the first build (groups "darkroom") takes what startLiveViews asks
+ * (the rebuild's batching until caught up on the embedded store, then the live one), or the rebuild's
+ * throughout with --first-build-as-rebuild.
  */
 const defined = Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined));
 const startViews: StartViews = (generation, groupPrefix, only, asked, ownThreads) => {
-  const batching = groupPrefix !== 'darkroom' ? { ...asked, ...defined } : values['first-build-as-rebuild'] ? REBUILD_BATCHING[views.kind] : {};
+  const batching = groupPrefix !== 'darkroom' ? { ...asked, ...defined } : values['first-build-as-rebuild'] ? REBUILD_BATCHING[views.kind] : { ...asked };
   return startPipeline({
     backend, codec, topology, groupPrefix, only, sinkFor: (name) => viewSink(views, generation, name),
     workers, ownThreads, ...batching,
@@ -171,7 +173,8 @@ try {
   let reported = Date.now();
   for (;;) {
     const status = await pipelineStatus(backend, live.processors());
-    if (status.lag === 0) break;
+    // Complete when caught up and serving: a first start behind its topics restarts its processors.
+    if (status.lag === 0 && live.status().state === 'serving') break;
     if (Date.now() - reported > 30_000) {
       reported = Date.now();
       const behind = Object.entries(status.processors).filter(([, p]) => p.lag > 0).map(([name, p]) => `${name} ${fmt(p.lag)}`).join(', ');

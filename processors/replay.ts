@@ -496,7 +496,11 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
       log(`views: ${name} has no offsets in generation ${generation} but its topics hold records: rebuilding from offset 0`);
     }
   }
-  pipelines = [await startViews(generation, 'darkroom', all)];
+  // Behind by a whole history, the pipeline batches as a rebuild does: with the live cap a first start
+  // on 1.95M source events took 390-421 s against 50-60 s (bench/RESULTS.md, 2026-12-06). Once caught
+  // up it starts again with the live batching (watch), whose smaller cap bounds a burst's memory.
+  let rebuildBatched = rebuilding && views.kind === 'embedded';
+  pipelines = [await startViews(generation, 'darkroom', all, rebuildBatched ? rebuildBatching(views.kind, options.rebuildBatchEffects) : undefined)];
 
   async function lagOf(list: ProcessorView[]): Promise<number> {
     return (await pipelineStatus(backend, list)).lag;
@@ -543,6 +547,7 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
       generation = progress.generation;
       pipelines = [job.pipeline, ...rest];
       rebuilding = false;
+      rebuildBatched = false;
       if (!keepOld) await views.dropGeneration(old);
       await job.refresh();
       progress.phase = 'done';
@@ -622,8 +627,16 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
     busy = true;
     try {
       if (rebuilding && !rebuild && (await lagOf(processors())) === 0) {
+        // Still "rebuilding" (healthz 503) until the live pipeline has taken over.
+        const restart = rebuildBatched;
+        if (restart) {
+          rebuildBatched = false;
+          for (const p of pipelines) await p.stop();
+          pipelines = [await startViews(generation, 'darkroom', all)];
+        }
         rebuilding = false;
-        log(`views: rebuild of generation ${generation} complete`);
+        log(`views: rebuild of generation ${generation} complete${restart ? '; processors restarted with the live batching' : ''}`);
+        if (restart) return;
       }
       if (rebuild) return;
       const pointer = await views.currentGeneration();
@@ -644,7 +657,9 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
       busy = false;
     }
   }
-  const timer = setInterval(() => void watch(), pollMs);
+  /** The check in progress: stop waits for it, as it may be moving the processors. */
+  let watching: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => { if (!busy) watching = watch(); }, pollMs);
   timer.unref?.();
 
   return {
@@ -657,6 +672,7 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
     async stop() {
       stopped = true;
       clearInterval(timer);
+      await watching;
       await settledPromise.catch(() => {});
       for (const p of pipelines) await p.stop();
       pipelines = [];
