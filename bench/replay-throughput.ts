@@ -183,7 +183,7 @@ try {
     await sleep(1000);
   }
   const firstBuildS = (Date.now() - liveStarted) / 1000;
-  console.log(`  first build of g1 (live processors, ${values['first-build-as-rebuild'] ? 'the rebuild\'s' : 'their'} batching, no readers): ${firstBuildS.toFixed(1)} s = ${fmt(produced / firstBuildS)} source events/s`);
+  console.log(`  first build of g1 (live processors, ${values['first-build-as-rebuild'] ? 'the rebuild\'s batching' : 'batching as darkroom start does'}, no readers): ${firstBuildS.toFixed(1)} s = ${fmt(produced / firstBuildS)} source events/s`);
 
   // 3. Readers: a page of feeds and post stats, like the read API does per request.
   const latencies: Array<{ at: number; ms: number }> = [];
