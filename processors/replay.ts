@@ -601,12 +601,17 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
     }
   }
 
-  /** Another process (darkroom replay on Kafka + Redis) switched the pointer: follow it. */
-  async function follow(target: string): Promise<void> {
-    log(`views: generation pointer moved ${generation} → ${target}; moving the processors`);
+  /** Stops the live pipelines and starts them again on `target`, with the live batching. */
+  async function restartLive(target: string): Promise<void> {
     for (const p of pipelines) await p.stop();
     generation = target;
     pipelines = [await startViews(generation, 'darkroom', all)];
+  }
+
+  /** Another process (darkroom replay on Kafka + Redis) switched the pointer: follow it. */
+  async function follow(target: string): Promise<void> {
+    log(`views: generation pointer moved ${generation} → ${target}; moving the processors`);
+    await restartLive(target);
   }
 
   /** Stored offsets behind what this process applied means the store lost data (e.g. Redis restarted empty). */
@@ -631,8 +636,7 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
         const restart = rebuildBatched;
         if (restart) {
           rebuildBatched = false;
-          for (const p of pipelines) await p.stop();
-          pipelines = [await startViews(generation, 'darkroom', all)];
+          await restartLive(generation);
         }
         rebuilding = false;
         log(`views: rebuild of generation ${generation} complete${restart ? '; processors restarted with the live batching' : ''}`);

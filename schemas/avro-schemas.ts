@@ -12,7 +12,8 @@ export type AvroSchema = Record<string, unknown>;
 
 const avroDir = new URL('./avro/', import.meta.url);
 
-function readSchema(file: string): AvroSchema {
+/** A schema file under schemas/avro/, e.g. `post_created.avsc` or `internal/hashtag_use.avsc`. */
+export function readSchema(file: string): AvroSchema {
   return JSON.parse(fs.readFileSync(new URL(file, avroDir), 'utf8')) as AvroSchema;
 }
 

@@ -7,14 +7,13 @@
 // string and the value record: records already on disk (internal topics are kept forever) still
 // decode, through the registered earlier version, and a registry enforcing BACKWARD accepts the
 // change, since a string is one branch of the new union.
-import fs from 'node:fs';
-import type { AvroSchema } from './avro-schemas.ts';
+import { readSchema, type AvroSchema } from './avro-schemas.ts';
 
-export const INTERNAL_NAMESPACE = 'io.darkroom.internal';
+const INTERNAL_NAMESPACE = 'io.darkroom.internal';
 
 /** The value record of an internal topic, read from schemas/avro/internal/<name>.avsc. */
 export function internalValueSchema(name: string): AvroSchema {
-  return JSON.parse(fs.readFileSync(new URL(`./avro/internal/${name}.avsc`, import.meta.url), 'utf8')) as AvroSchema;
+  return readSchema(`internal/${name}.avsc`);
 }
 
 /** The envelope registered for an internal topic whose values are `value`. */
