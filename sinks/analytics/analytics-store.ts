@@ -58,9 +58,10 @@ const clickhouseTime = (ms: number) => (ms / 1000).toFixed(3);
 const DAY_MS = 86_400_000;
 
 /**
- * An INSERT body is one JSONCompact document: `meta` names the columns with their types, `data` holds
- * one array per row in that order. One JSON.stringify per INSERT instead of one per row, no column
- * names repeated per row, no intermediate object per row; ClickHouse maps values by position.
+ * An INSERT body holds one array per row, values in INSERT_COLUMNS' order: one JSON.stringify per
+ * INSERT instead of one per row, no column names repeated per row, no intermediate object per row.
+ * To a server it is one JSONCompact document (`meta` names the columns with their types); to chDB,
+ * the same arrays as JSONCompactEachRow.
  */
 const ROW_COLUMNS = Object.keys(EVENTS_COLUMNS) as EventsColumn[];
 const INSERT_COLUMNS = [...ROW_COLUMNS, 'processor'];
@@ -91,7 +92,19 @@ function checkRow(effect: RowEffect, processor: string): EventsRow {
   return row;
 }
 
-async function connect(options: AnalyticsStoreOptions): Promise<{ writer: ClickHouseClient; reader: ClickHouseClient; kind: 'chdb' | 'clickhouse' }> {
+interface Connected {
+  writer: ClickHouseClient;
+  reader: ClickHouseClient;
+  kind: 'chdb' | 'clickhouse';
+  /**
+   * chDB only: hands an INSERT body (JSONCompactEachRow) to the engine as bytes, without a copy. Through
+   * the client, the body became one SQL string that the main thread copied into the engine (~5% of
+   * a live run's main thread, bench/RESULTS.md).
+   */
+  insertRaw?: (body: Buffer) => Promise<void>;
+}
+
+async function connect(options: AnalyticsStoreOptions): Promise<Connected> {
   if (options.url) {
     const where = redactUrl(options.url);
     // Every failed request surfaces as an error to the caller (the runtime counts and retries it);
@@ -111,14 +124,18 @@ async function connect(options: AnalyticsStoreOptions): Promise<{ writer: ClickH
   const { createChdbConnection } = await import('chdb/connection');
   // chDB applies settings to its session: the reader is a second session on the same data, made
   // read-only once (a session cannot leave readonly=1), the writer stays writable.
-  const writer = createClient({ connection: createChdbConnection({ path: dir }) } as Parameters<typeof createClient>[0]);
+  const writing = createChdbConnection({ path: dir });
+  const writer = createClient({ connection: writing } as Parameters<typeof createClient>[0]);
   const reader = createClient({ connection: createChdbConnection({ path: dir }) } as Parameters<typeof createClient>[0]);
   await reader.command({ query: 'SET readonly = 1' });
-  return { writer, reader, kind: 'chdb' };
+  const insertRaw = async (body: Buffer) => {
+    await writing.chdb.rawInsert({ table: EVENTS_TABLE, columns: INSERT_COLUMNS, values: body, format: 'JSONCompactEachRow' });
+  };
+  return { writer, reader, kind: 'chdb', insertRaw };
 }
 
 export async function createAnalyticsStore(options: AnalyticsStoreOptions): Promise<AnalyticsStore> {
-  const { writer, reader, kind } = await connect(options);
+  const { writer, reader, kind, insertRaw } = await connect(options);
   await writer.command({ query: EVENTS_DDL });
   for (const rollup of ROLLUPS) {
     await writer.command({ query: rollup.ddl });
@@ -144,6 +161,8 @@ export async function createAnalyticsStore(options: AnalyticsStoreOptions): Prom
   }
 
   async function insert(values: unknown[][]): Promise<void> {
+    // JSONCompactEachRow takes rows separated by commas: one JSON.stringify for the batch, not one per row.
+    if (insertRaw) return insertRaw(Buffer.from(JSON.stringify(values).slice(1, -1)));
     await writer.insert({ table: EVENTS_TABLE, values: { meta: INSERT_META, data: values }, format: 'JSONCompact', columns: INSERT_COLUMNS as [string, ...string[]] });
   }
 

@@ -57,6 +57,20 @@ export function analyticsStoreSuite(engine: 'chdb' | 'clickhouse', target: () =>
         .toEqual([{ ms: ts, exp: ts + 86_400_123 }]);
     });
 
+    it('keeps text, arrays, nulls and booleans exactly as the event had them', async () => {
+      const text = 'say "hi"\\ \n\ttab, ],[ 日本語 👋 \u0001 end';
+      await store.applyBatch({ processor: 'text', rows: [
+        row({ type: 'comment', user_id: 'u"1', post_id: 'p\n1', comment_id: 'c1', text }, 'engagement', 0, 0),
+        row({ type: 'post_created', post_id: 'p2', author_id: 'a', caption: '#über #日本 x', media_type: 'photo', hashtags: ['über', '日本'] }, 'posts', 0, 0),
+        row({ type: 'profile_updated', user_id: 'u9', username: "o'neil", is_private: true }, 'profiles', 0, 0),
+      ] });
+      expect(await store.query("SELECT type, actor_id, post_id, text, hashtags, username, is_private FROM events WHERE processor = 'text' ORDER BY type")).toEqual([
+        { type: 'comment', actor_id: 'u"1', post_id: 'p\n1', text, hashtags: [], username: null, is_private: null },
+        { type: 'post_created', actor_id: 'a', post_id: 'p2', text: '#über #日本 x', hashtags: ['über', '日本'], username: null, is_private: null },
+        { type: 'profile_updated', actor_id: 'u9', post_id: '', text: '', hashtags: [], username: "o'neil", is_private: true },
+      ]);
+    });
+
     it('resumes from the data after a restart, and a batch across midnight lands whole', async () => {
       const day1 = Date.UTC(2026, 0, 5, 23, 59, 59, 900);
       const rows = [0, 1, 2, 3].map((i) => row({ type: 'like', user_id: `u${i}`, post_id: 'pm', ts: day1 + i * 50 }, 'engagement', 2, i));
