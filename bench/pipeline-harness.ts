@@ -17,7 +17,7 @@ import { createSerde, type Serde } from '../schemas/serde.ts';
 import { buildTopology, type Topology, type TopologyOptions } from '../processors/topology.ts';
 import { createRecordCodec } from '../processors/record-codec.ts';
 import { startPipeline, type Pipeline } from '../processors/pipeline.ts';
-import { LIVE_BATCHING } from '../processors/replay.ts';
+import { LIVE_BATCHING } from '../processors/replay/index.ts';
 import type { RecordCodec, RuntimeObserver } from '../processors/runtime.ts';
 import { viewSink, type ViewStore } from '../sinks/view-store.ts';
 import { createEmbeddedViewStore } from '../sinks/embedded/embedded-view-store.ts';
@@ -91,7 +91,7 @@ export async function openBenchPlatform(options: BenchPlatformOptions): Promise<
     dataDir, namespace, backend, producer: createEventProducer(backend, serde), serde, topology, codec, views, analytics,
     async startPipeline(observer) {
       // As `darkroom start` runs them: the view processors with the live batching of their store
-      // (processors/replay.ts LIVE_BATCHING), analytics beside them with its own linger.
+      // (processors/replay/batching.ts LIVE_BATCHING), analytics beside them with its own linger.
       const live = LIVE_BATCHING[views.kind];
       const maxBatchEffects = options.maxBatchEffects ?? live.maxBatchEffects;
       const lingerMs = options.lingerMs ?? live.lingerMs;

@@ -8,7 +8,7 @@
 //    produced straight to the backend in large per-topic batches, several in flight: the bench
 //    measures replay, not ingest (bench/http-ingest.ts does). Generating, encoding and producing are
 //    timed apart.
-// 2. First build: the live view processors (processors/replay.ts startLiveViews, as in `darkroom
+// 2. First build: the live view processors (processors/replay/live-views.ts startLiveViews, as in `darkroom
 //    start`) build generation g1 from offset 0 until lag 0. That is a rebuild too, without readers
 //    and without a live pipeline beside it; its rate is reported as well.
 // 3. Replay: `replay all` rebuilds g2 from offset 0 while readers keep reading feeds and post stats
@@ -22,12 +22,12 @@
 // 4. With --snapshot: `snapshot create` of the new generation (a copy inside the store) and a replay
 //    from that snapshot, timed.
 //    With --standalone the live views stop first and the replay is `darkroom replay` with no platform
-//    running (processors/replay.ts replayStandalone): a rebuild that ends when caught up, so it runs
+//    running (processors/replay/standalone.ts replayStandalone): a rebuild that ends when caught up, so it runs
 //    feed-fanout on a thread of its own (REBUILD_OWN_THREADS). The readers keep reading the store.
 // 5. With --restart: the live views stop and start again on the replayed generation, as after a
 //    restart of `npm start`: timed until every processor has restored its state from the topics and
 //    the views have no lag, with each processor's restore time as the runtime reports it.
-// --max-batch-effects / --linger-ms override the rebuild's batching (processors/replay.ts
+// --max-batch-effects / --linger-ms override the rebuild's batching (processors/replay/batching.ts
 // REBUILD_BATCHING); the first build batches as `darkroom start` does on an empty store (the rebuild's
 // batching until caught up on the embedded store, then the live one), or with --first-build-as-rebuild
 // the rebuild's throughout. Analytics is not part of a replay (rows are facts), so it does not run here.
@@ -38,7 +38,7 @@ import v8 from 'node:v8';
 import { createSimulation } from '../simulator/index.ts';
 import type { ProduceRecord } from '../topics/types.ts';
 import { startPipeline } from '../processors/pipeline.ts';
-import { REBUILD_BATCHING, replayStandalone, startLiveViews, type ReplayProgress, type StartViews } from '../processors/replay.ts';
+import { REBUILD_BATCHING, replayStandalone, startLiveViews, type ReplayProgress, type StartViews } from '../processors/replay/index.ts';
 import { viewSink } from '../sinks/view-store.ts';
 import { pipelineStatus } from '../serving/status.ts';
 import { feedKey } from '../processors/feed-fanout/keys.ts';

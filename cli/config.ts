@@ -69,7 +69,7 @@ export interface Config {
   replayPollMs: number;
   /** The analytics processor's linger: rows reach the analytics tables in batches this far apart. */
   analyticsLingerMs: number;
-  /** Effects per batch of a rebuild (replay, recovery, verify); undefined = the view store's default (processors/replay.ts). */
+  /** Effects per batch of a rebuild (replay, recovery, verify); undefined = the view store's default (processors/replay/batching.ts). */
   rebuildBatchEffects?: number;
 }
 

@@ -6,7 +6,7 @@
 // chDB allows one session per process. On Kafka, parallelism comes from consumer groups instead
 // (more `darkroom process` processes), so `workers` is not used there. `ownThreads` puts groups of
 // processors on worker threads of their own instead, one thread per group owning every partition:
-// what a rebuild asks for (processors/replay.ts rebuildThreads).
+// what a rebuild asks for (processors/replay/batching.ts rebuildThreads).
 import os from 'node:os';
 import type { TopicBackend, TopicPartitionOffset } from '../topics/types.ts';
 import { startProcessor, type RecordCodec, type RunningProcessor, type RuntimeObserver, type Sink } from './runtime.ts';

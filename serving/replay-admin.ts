@@ -14,7 +14,7 @@
 //                           "a" (default: the current one) with a fresh rebuild → {identical, keys, differing, differences}
 import express, { Router } from 'express';
 import type { ViewStore } from '../sinks/view-store.ts';
-import { ReplayRefused, compareGenerations, listSnapshots, verifyAgainstRebuild, type LiveViews, type StartViews } from '../processors/replay.ts';
+import { ReplayRefused, compareGenerations, listSnapshots, verifyAgainstRebuild, type LiveViews, type StartViews } from '../processors/replay/index.ts';
 import type { Topology } from '../processors/topology.ts';
 import type { TopicBackend } from '../topics/types.ts';
 import { HttpError } from './errors.ts';

@@ -1,6 +1,6 @@
 // `darkroom replay [--processor <name>|all] [--keep-old] [--from-snapshot <name>]`: rebuild views from
 // offset 0 (or from a snapshot's views and offsets) into a new generation, switch serving to it when it
-// has caught up, drop the old one (processors/replay.ts).
+// has caught up, drop the old one (processors/replay/).
 //
 // Where the work happens:
 // - a darkroom answers on PORT with DARKROOM_ADMIN_TOKEN set → that process replays (it owns the
@@ -14,7 +14,7 @@ import { openBackbone, openViewStore } from '../platform.ts';
 import { buildTopology } from '../../processors/topology.ts';
 import { createRecordCodec } from '../../processors/record-codec.ts';
 import { startPipeline } from '../../processors/pipeline.ts';
-import { ReplayRefused, replayStandalone, type ReplayProgress, type StartViews } from '../../processors/replay.ts';
+import { ReplayRefused, replayStandalone, type ReplayProgress, type StartViews } from '../../processors/replay/index.ts';
 import { viewSink, type ViewStore } from '../../sinks/view-store.ts';
 import type { Backbone } from '../platform.ts';
 

@@ -1,6 +1,6 @@
 // `darkroom snapshot create [--name <n>] | list | drop <name>`: snapshots of the views, the start of a
 // replay when retention removed the start of a topic (`darkroom replay --from-snapshot <name>`).
-// A snapshot is a generation nobody writes any more, with the offsets it holds (processors/replay.ts).
+// A snapshot is a generation nobody writes any more, with the offsets it holds (processors/replay/snapshots.ts).
 //
 // Where the work happens, as for `darkroom replay`: a darkroom answering on PORT with
 // DARKROOM_ADMIN_TOKEN set does it (it owns the embedded stores, and on Redis its processors' batches
@@ -9,7 +9,7 @@
 // with no platform running, never on Redis, where `darkroom process` replicas may be writing.
 import { loadConfig } from '../config.ts';
 import { UserError } from '../errors.ts';
-import { ReplayRefused, createSnapshot, listSnapshots, snapshotName, type SnapshotInfo } from '../../processors/replay.ts';
+import { ReplayRefused, createSnapshot, listSnapshots, snapshotName, type SnapshotInfo } from '../../processors/replay/index.ts';
 import { adminCall, openReplayEngines, platformAnswers } from './replay.ts';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);

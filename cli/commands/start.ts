@@ -5,7 +5,7 @@ import { openBackbone, openViewStore, openAnalyticsStore, redactUrl } from '../p
 import { buildTopology } from '../../processors/topology.ts';
 import { createRecordCodec } from '../../processors/record-codec.ts';
 import { startPipeline, type Pipeline } from '../../processors/pipeline.ts';
-import { startLiveViews, type LiveViews, type StartViews } from '../../processors/replay.ts';
+import { startLiveViews, type LiveViews, type StartViews } from '../../processors/replay/index.ts';
 import { replayAdminRouter } from '../../serving/replay-admin.ts';
 import { viewSink, type ViewStore } from '../../sinks/view-store.ts';
 import { createMetrics } from '../../serving/metrics.ts';
@@ -45,7 +45,7 @@ export async function start(roles: Roles): Promise<void> {
   const analytics = roles.process ? await openAnalyticsStore(config) : undefined;
 
   let pipeline: Pipeline | undefined;
-  // The view processors live in `live` (processors/replay.ts): a replay moves them to a new generation.
+  // The view processors live in `live` (processors/replay/live-views.ts): a replay moves them to a new generation.
   let live: LiveViews | undefined;
   let startViews: StartViews | undefined;
   let viewSources: ProcessorStatusSource[] = [];
@@ -57,8 +57,8 @@ export async function start(roles: Roles): Promise<void> {
     });
     log(`processors: starting ${topology.nodes.length} on ${backend.kind === 'kafka' ? 'Kafka' : 'the embedded log'}, views in ${views.kind}, generation ${generation}`);
     // Fresh processors for every pipeline: a replay runs its own beside the live ones.
-    // `batching`: a rebuild asks for larger batches (processors/replay.ts REBUILD_BATCHING); `ownThreads`:
-    // a rebuild runs processors on threads of their own (processors/replay.ts rebuildThreads).
+    // `batching`: a rebuild asks for larger batches (processors/replay/batching.ts REBUILD_BATCHING); `ownThreads`:
+    // a rebuild runs processors on threads of their own (processors/replay/batching.ts rebuildThreads).
     startViews = (viewGeneration, groupPrefix, only, batching, ownThreads) => startPipeline({
       backend, codec, topology: buildTopology(config), observer: metrics.observer, log, only,
       sinkFor: (name) => viewSink(views, viewGeneration, name),

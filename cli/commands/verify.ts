@@ -4,7 +4,7 @@
 // A fresh rebuild is comparable only when no events arrive meanwhile (stop the traffic first).
 import { loadConfig } from '../config.ts';
 import { UserError } from '../errors.ts';
-import { ReplayRefused, compareGenerations, verifyAgainstRebuild, type Difference } from '../../processors/replay.ts';
+import { ReplayRefused, compareGenerations, verifyAgainstRebuild, type Difference } from '../../processors/replay/index.ts';
 import { adminCall, openReplayEngines, platformAnswers } from './replay.ts';
 
 export interface VerifyOptions { generation?: string; against?: string; limit?: number }

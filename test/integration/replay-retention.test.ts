@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createEmbeddedBackend } from '../../topics/embedded/index.ts';
 import { topicCatalog } from '../../topics/catalog.ts';
 import { buildTopology } from '../../processors/topology.ts';
-import { ReplayRefused, checkFullHistory, replaySet } from '../../processors/replay.ts';
+import { ReplayRefused, checkFullHistory, replaySet } from '../../processors/replay/index.ts';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-replay-retention-'));
 afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));

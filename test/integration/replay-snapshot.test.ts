@@ -20,7 +20,7 @@ import { topicCatalog } from '../../topics/catalog.ts';
 import { TOPICS, type DarkroomEvent } from '../../schemas/events.ts';
 import {
   compareGenerations, listSnapshots, startLiveViews, ReplayRefused, type LiveViews, type StartViews,
-} from '../../processors/replay.ts';
+} from '../../processors/replay/index.ts';
 import { pipelineStatus } from '../../serving/status.ts';
 
 const USERS = 300;

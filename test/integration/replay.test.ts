@@ -15,7 +15,7 @@ import { statsKey } from '../../processors/engagement-counters/keys.ts';
 import {
   compareGenerations, replayStandalone, startLiveViews, verifyAgainstRebuild, ReplayRefused, LIVE_BATCHING, REBUILD_BATCHING,
   type Batching, type LiveViews, type StartViews,
-} from '../../processors/replay.ts';
+} from '../../processors/replay/index.ts';
 import { pipelineStatus } from '../../serving/status.ts';
 
 const USERS = 300;

@@ -1,7 +1,7 @@
 // Worker threads: the view processors split over 2 threads by partition (analytics on the main thread)
 // give exactly the feeds, timelines and post stats of a single-threaded run, also across a stop and
 // restart in between; so does feed-fanout alone on a thread of its own (what a rebuild that ends when
-// caught up asks for: processors/replay.ts REBUILD_OWN_THREADS).
+// caught up asks for: processors/replay/batching.ts REBUILD_OWN_THREADS).
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';

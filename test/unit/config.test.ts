@@ -1,8 +1,8 @@
 // The environment is read in one place (cli/config.ts); these check the rebuild's batch cap, which
-// reaches every rebuild through processors/replay.ts rebuildBatching.
+// reaches every rebuild through processors/replay/batching.ts rebuildBatching.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../cli/config.ts';
-import { REBUILD_BATCHING, rebuildBatching } from '../../processors/replay.ts';
+import { REBUILD_BATCHING, rebuildBatching } from '../../processors/replay/index.ts';
 
 const NAME = 'DARKROOM_REBUILD_BATCH_EFFECTS';
 

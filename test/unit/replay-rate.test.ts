@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ReplayRate, secondsLeft } from '../../processors/replay-rate.ts';
+import { ReplayRate, secondsLeft } from '../../processors/replay/rate.ts';
 
 describe('replay progress rate', () => {
   it('measures over the last window, not since the previous refresh', () => {

@@ -1,6 +1,6 @@
 // The rate a replay's progress shows (terminal, /v1/status), and the time left it implies.
 //
-// A rebuild applies large batches (processors/replay.ts REBUILD_BATCHING): feed-fanout's land seconds
+// A rebuild applies large batches (processors/replay/batching.ts REBUILD_BATCHING): feed-fanout's land seconds
 // apart, so a rate measured since the previous refresh (one second) read "0 records/s, ~? s left"
 // most of the time and jumped between batches. The rate is taken over a window of the last
 // WINDOW_MS instead, and over the whole run while nothing landed in the window.

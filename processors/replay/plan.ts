@@ -1,0 +1,98 @@
+// What a replay covers: which processors it rebuilds, which views each owns, what is carried over at
+// the switch, and whether the topics still hold the history a rebuild from offset 0 needs.
+//
+// Who replays what:
+// - Processors that write views (feed-fanout, trending-hashtags, ...) are rebuilt from 0.
+// - Forwarders (they only write internal topics: trending-hashtags-extract, engagement-deletions,
+//   abuse-follows-by-follower) are not: replaying them would only append copies of their internal
+//   topics. At the switch their offsets are carried into the new generation.
+// - A partial replay (`--processor feed-fanout`) carries the other processors' views and offsets over
+//   at the switch, after the old pipeline stopped, so the copy is exact (see VIEW_OWNERS).
+// - Analytics rows are facts, not derived views, and are deduplicated by (topic, partition, offset):
+//   replay leaves the analytics tables and the analytics processor untouched.
+import type { TopicBackend } from '../../topics/types.ts';
+import type { Topology } from '../topology.ts';
+import type { ViewStore } from '../../sinks/view-store.ts';
+import { blockedByKey, blocksKey, celebritiesFollowedKey, feedKey, followingKey, postKey, profileKey, timelineKey } from '../feed-fanout/keys.ts';
+import { statsKey } from '../engagement-counters/keys.ts';
+import { activeStoriesKey, seenPostsKey, seenStoriesKey } from '../seen-state/keys.ts';
+import { FLAGGED_SET_KEY, flaggedKey } from '../abuse/keys.ts';
+
+/**
+ * The logical key prefixes each processor owns (from each processor's keys.ts), so a partial replay
+ * knows which views to rebuild and which to carry over. An empty list marks a forwarder.
+ */
+export const VIEW_OWNERS: Record<string, string[]> = {
+  'feed-fanout': [feedKey(''), timelineKey(''), postKey(''), followingKey(''), celebritiesFollowedKey(''), blocksKey(''), blockedByKey(''), profileKey('')],
+  'trending-hashtags': ['trending:'],
+  'engagement-counters': [statsKey('')],
+  'seen-state': [seenPostsKey(''), seenStoriesKey(''), activeStoriesKey('')],
+  'abuse-bot-follows': [flaggedKey(''), FLAGGED_SET_KEY],
+  'trending-hashtags-extract': [],
+  'engagement-deletions': [],
+  'abuse-follows-by-follower': [],
+};
+
+/** A replay that must not run; the message is for the person who asked. */
+export class ReplayRefused extends Error {}
+
+/** The view processors of a topology: what replay can rebuild, forwarders included. */
+export function viewProcessors(topology: Topology): string[] {
+  return topology.nodes.filter((n) => n.sink === 'views').map((n) => n.processor.name);
+}
+
+/** Which processors a request rebuilds from 0: the named ones, or every one that owns views. */
+export function replaySet(topology: Topology, requested: string[] | 'all'): string[] {
+  const all = viewProcessors(topology);
+  if (requested === 'all') return all.filter((name) => VIEW_OWNERS[name]?.length !== 0);
+  for (const name of requested) {
+    if (!all.includes(name)) throw new ReplayRefused(`unknown processor "${name}" (view processors: ${all.join(', ')})`);
+  }
+  return [...new Set(requested)];
+}
+
+/** g1 → g2 → ...; never reuses a name that still has data. */
+export function nextGeneration(existing: string[], current: string): string {
+  const numbers = [...existing, current].map((g) => /^g(\d+)$/.exec(g)?.[1]).filter(Boolean).map(Number);
+  return `g${Math.max(1, ...numbers) + 1}`;
+}
+
+/**
+ * Retention: a rebuild from offset 0 of a topic that already lost its oldest records would give
+ * partial views without saying so. Refuse, naming the first hole.
+ */
+export async function checkFullHistory(backend: TopicBackend, topology: Topology, processors: string[]): Promise<void> {
+  const topics = new Set(topology.nodes.filter((n) => processors.includes(n.processor.name)).flatMap((n) => n.processor.inputs));
+  for (const topic of [...topics].sort()) {
+    for (const start of await backend.startOffsets(topic)) {
+      if (start.offset > 0) {
+        throw new ReplayRefused(`cannot replay: topic ${topic} partition ${start.partition} starts at offset ${start.offset} (older records were removed by retention), so a rebuild from offset 0 would be partial; replaying needs the full history, or a snapshot of the views (see README, Replay)`);
+      }
+    }
+  }
+}
+
+/** Sum of the offsets a generation holds for `processors`: where a rebuild from it starts counting. */
+export async function heldRecords(views: ViewStore, generation: string, processors: string[]): Promise<number> {
+  let total = 0;
+  for (const name of processors) for (const o of await views.offsets(generation, name)) total += o.offset;
+  return total;
+}
+
+export const ownerOf = (key: string): string | undefined =>
+  Object.entries(VIEW_OWNERS).find(([, prefixes]) => prefixes.some((p) => key === p || key.startsWith(p)))?.[0];
+
+/**
+ * Copies the views owned by `processors` (by VIEW_OWNERS, plus keys no processor claims when
+ * `unclaimed`) and their offsets from one generation to another, inside the store. The writers of
+ * `from` must be stopped, or views and offsets would not match.
+ */
+export async function carryOver(views: ViewStore, from: string, to: string, processors: string[], unclaimed: boolean): Promise<number> {
+  const owning = processors.filter((p) => VIEW_OWNERS[p]?.length !== 0);
+  return views.copyGeneration(from, to, {
+    processors,
+    // Forwarders own no views: then only offsets move, without a walk over the whole generation.
+    offsetsOnly: owning.length === 0 && !unclaimed,
+    keys: (key) => { const owner = ownerOf(key); return owner ? owning.includes(owner) : unclaimed; },
+  });
+}
