@@ -113,6 +113,7 @@ export async function openBenchPlatform(options: BenchPlatformOptions): Promise<
       platform.pipeline = {
         processors: both.flatMap((p) => p.processors),
         restored: async () => { await Promise.all(both.map((p) => p.restored())); },
+        setBatching: (batching) => viewPipeline.setBatching(batching),
         stop: async () => { for (const p of both) await p.stop(); },
       };
       return platform.pipeline;

@@ -9,7 +9,7 @@
 // what a rebuild asks for (processors/replay/batching.ts rebuildThreads).
 import os from 'node:os';
 import type { TopicBackend, TopicPartitionOffset } from '../topics/types.ts';
-import { startProcessor, type RecordCodec, type RunningProcessor, type RuntimeObserver, type Sink } from './runtime.ts';
+import { startProcessor, type Batching, type RecordCodec, type RunningProcessor, type RuntimeObserver, type Sink } from './runtime.ts';
 import type { Topology } from './topology.ts';
 import type { WorkerSetup } from './workers/protocol.ts';
 import type { WorkerHost } from './workers/host.ts';
@@ -55,6 +55,8 @@ export interface Pipeline {
   processors: ProcessorView[];
   /** Resolves when every processor has restored its state. */
   restored(): Promise<void>;
+  /** Every processor cuts its next batches this way (RunningProcessor.setBatching). */
+  setBatching(batching: Batching): void;
   stop(): Promise<void>;
 }
 
@@ -79,7 +81,11 @@ function viewOf(name: string, inputs: readonly string[], running: RunningProcess
     }),
     details: () => {
       const p = running.progress();
-      return { restoring: p.restoring, restore_ms: p.restoreMs ?? null, events: p.eventsProcessed, dead_letters: p.deadLetters, last_error: p.lastError ?? null, thread };
+      const { maxBatchEffects, lingerMs } = running.batching();
+      return {
+        restoring: p.restoring, restore_ms: p.restoreMs ?? null, events: p.eventsProcessed, dead_letters: p.deadLetters, last_error: p.lastError ?? null, thread,
+        max_batch_effects: maxBatchEffects, linger_ms: lingerMs,
+      };
     },
   };
 }
@@ -157,6 +163,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   return {
     processors,
     restored: async () => { await Promise.all(processors.map((p) => p.running.restored())); },
+    setBatching: (batching) => { for (const p of processors) p.running.setBatching(batching); },
     async stop() {
       // Worker-hosted processors share their host's stop; the others stop one by one.
       for (const p of processors) if (!hosted.has(p.running)) await p.running.stop();

@@ -1,9 +1,9 @@
 // How a pipeline batches: live (small batches, short linger: latency) or rebuilding (huge batches:
 // throughput), and which processors a rebuild puts on threads of their own.
 import type { ViewStore } from '../../sinks/view-store.ts';
+import type { Batching } from '../runtime.ts';
 
-/** Runtime batching for a pipeline (processors/runtime.ts defaults when absent). */
-export interface Batching { maxBatchEffects?: number; lingerMs?: number }
+export type { Batching } from '../runtime.ts';
 
 /**
  * Batching of the live view processors. The linger sets the event-to-view latency at ordinary rates.

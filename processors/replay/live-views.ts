@@ -95,7 +95,7 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
   }
   // Behind by a whole history, the pipeline batches as a rebuild does: with the live cap a first start
   // on 1.95M source events took 390-421 s against 50-60 s (bench/RESULTS.md, 2026-12-06). Once caught
-  // up it starts again with the live batching (watch), whose smaller cap bounds a burst's memory.
+  // up it switches to the live batching in place (watch), whose smaller cap bounds a burst's memory.
   let rebuildBatched = rebuilding && views.kind === 'embedded';
   pipelines = [await startViews(generation, 'darkroom', all, rebuildBatched ? rebuildBatching(views.kind, options.rebuildBatchEffects) : undefined)];
 
@@ -198,17 +198,12 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
     }
   }
 
-  /** Stops the live pipelines and starts them again on `target`, with the live batching. */
-  async function restartLive(target: string): Promise<void> {
-    for (const p of pipelines) await p.stop();
-    generation = target;
-    pipelines = [await startViews(generation, 'darkroom', all)];
-  }
-
   /** Another process (darkroom replay on Kafka + Redis) switched the pointer: follow it. */
   async function follow(target: string): Promise<void> {
     log(`views: generation pointer moved ${generation} → ${target}; moving the processors`);
-    await restartLive(target);
+    for (const p of pipelines) await p.stop();
+    generation = target;
+    pipelines = [await startViews(generation, 'darkroom', all)];
   }
 
   /** Stored offsets behind what this process applied means the store lost data (e.g. Redis restarted empty). */
@@ -229,15 +224,14 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
     busy = true;
     try {
       if (rebuilding && !rebuild && (await lagOf(processors())) === 0) {
-        // Still "rebuilding" (healthz 503) until the live pipeline has taken over.
-        const restart = rebuildBatched;
-        if (restart) {
+        // The same processors go on live, with their state: no restart, no second restore.
+        const switched = rebuildBatched;
+        if (switched) {
           rebuildBatched = false;
-          await restartLive(generation);
+          for (const p of pipelines) p.setBatching(LIVE_BATCHING[views.kind]);
         }
         rebuilding = false;
-        log(`views: rebuild of generation ${generation} complete${restart ? '; processors restarted with the live batching' : ''}`);
-        if (restart) return;
+        log(`views: rebuild of generation ${generation} complete${switched ? '; processors go on with the live batching' : ''}`);
       }
       if (rebuild) return;
       const pointer = await views.currentGeneration();

@@ -5,7 +5,7 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { TopicRecord } from '../../topics/types.ts';
-import type { ProcessorProgress, RunningProcessor, RuntimeObserver } from '../runtime.ts';
+import { DEFAULT_BATCHING, type Batching, type ProcessorProgress, type RunningProcessor, type RuntimeObserver } from '../runtime.ts';
 import type { ToHost, ToWorker, WireProgress, WorkerData, WorkerSetup } from './protocol.ts';
 
 export type { WorkerSetup } from './protocol.ts';
@@ -127,12 +127,23 @@ export async function startWorkerHost(options: WorkerHostOptions): Promise<Worke
     throw new Error(`processor worker threads failed to start: ${(error as Error).message}`);
   }
 
-  const processors = options.processors.map((name, i): RunningProcessor => ({
-    name,
-    progress: () => merge(name, reports[i], failure),
-    restored: async () => { await Promise.all(restoredWaits[i].map((d) => d.promise)); },
-    stop,
-  }));
+  const processors = options.processors.map((name, i): RunningProcessor => {
+    let batching: Required<Batching> = {
+      maxBatchEffects: options.setup.maxBatchEffects ?? DEFAULT_BATCHING.maxBatchEffects,
+      lingerMs: options.setup.lingerMs ?? DEFAULT_BATCHING.lingerMs,
+    };
+    return {
+      name,
+      progress: () => merge(name, reports[i], failure),
+      restored: async () => { await Promise.all(restoredWaits[i].map((d) => d.promise)); },
+      batching: () => batching,
+      setBatching(next) {
+        batching = { maxBatchEffects: next.maxBatchEffects ?? DEFAULT_BATCHING.maxBatchEffects, lingerMs: next.lingerMs ?? DEFAULT_BATCHING.lingerMs };
+        for (const worker of workers) worker.postMessage({ t: 'batching', processor: name, batching } satisfies ToWorker);
+      },
+      stop,
+    };
+  });
   return { processors, stop };
 }
 

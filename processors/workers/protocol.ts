@@ -1,6 +1,7 @@
 // What the worker host (main thread) and a processor worker thread tell each other. Everything here
 // crosses a MessagePort, so it is plain data: a worker rebuilds its engines from `WorkerSetup` (each
 // thread opens its own lmdb environments on the shared data directory) instead of receiving them.
+import type { Batching } from '../runtime.ts';
 import type { TopologyOptions } from '../topology.ts';
 
 /** How a worker thread builds the same engines as the main thread. */
@@ -48,4 +49,6 @@ export type ToHost =
   | { t: 'failed'; message: string }
   | { t: 'stopped' };
 
-export type ToWorker = { t: 'stop' };
+export type ToWorker =
+  | { t: 'stop' }
+  | { t: 'batching'; processor: string; batching: Batching };

@@ -88,6 +88,7 @@ async function stop(): Promise<void> {
 
 port.on('message', (message: ToWorker) => {
   if (message.t === 'stop') void stop().catch((error) => log(`worker stop failed: ${(error as Error).message}`));
+  if (message.t === 'batching') byName.get(message.processor)?.setBatching(message.batching);
 });
 
 start().catch((error: Error) => {

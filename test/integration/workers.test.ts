@@ -15,6 +15,7 @@ import type { DarkroomEvent } from '../../schemas/events.ts';
 import { buildTopology, type TopologyOptions } from '../../processors/topology.ts';
 import { createRecordCodec } from '../../processors/record-codec.ts';
 import { startPipeline, type Pipeline } from '../../processors/pipeline.ts';
+import type { RuntimeObserver } from '../../processors/runtime.ts';
 import { viewSink } from '../../sinks/view-store.ts';
 import { createEmbeddedViewStore } from '../../sinks/embedded/embedded-view-store.ts';
 import { createAnalyticsStore, analyticsSink, type AnalyticsStore } from '../../sinks/analytics/analytics-store.ts';
@@ -44,12 +45,16 @@ async function deployment(dataDir: string, analytics?: AnalyticsStore) {
   const only = topology.nodes.filter((n) => analytics || n.sink === 'views').map((n) => n.processor.name);
   return {
     views, generation, placements, producer: createEventProducer(backend, serde),
-    async run(workers: number, ownThreads?: string[][]): Promise<void> {
-      const pipeline: Pipeline = await startPipeline({
-        backend, codec, topology, only, workers, ownThreads, lingerMs: 10,
-        workerSetup: { dataDir, topology: topologyOptions, generation, groupPrefix: 'darkroom' },
+    start(workers: number, ownThreads?: string[][], extra: { observer?: RuntimeObserver; maxBatchEffects?: number } = {}): Promise<Pipeline> {
+      return startPipeline({
+        backend, codec, topology, only, workers, ownThreads, lingerMs: 10, ...extra,
+        workerSetup: { dataDir, topology: topologyOptions, generation, groupPrefix: 'darkroom', lingerMs: 10, maxBatchEffects: extra.maxBatchEffects },
         sinkFor: (name, kind) => (kind === 'views' ? viewSink(views, generation, name) : analyticsSink(analytics!, name)),
       });
+    },
+    lag: async (pipeline: Pipeline) => (await pipelineStatus(backend, pipeline.processors)).lag,
+    async run(workers: number, ownThreads?: string[][]): Promise<void> {
+      const pipeline = await this.start(workers, ownThreads);
       try {
         for (const p of pipeline.processors) placements.set(p.name, p.details().thread as string);
         await eventually(async () => ((await pipelineStatus(backend, pipeline.processors)).lag === 0 ? true : undefined), 120_000, 'lag 0');
@@ -127,6 +132,38 @@ describe('worker threads', () => {
     } finally {
       await alone.close();
       await single.close();
+    }
+  }, 300_000);
+
+  it('a new batching reaches the processors on worker threads, which go on with their state', async () => {
+    const simulation = createSimulation({ users: USERS, seed: 13, startTs: Date.now() - 3_600_000, rate: 2_000 });
+    const dep = await deployment(path.join(root.dir, 'rebatched'));
+    const batches: Array<{ processor: string; records: number }> = [];
+    const observer: RuntimeObserver = { onBatch: (processor, info) => batches.push({ processor, records: info.records }) };
+    const pipeline = await dep.start(2, undefined, { observer, maxBatchEffects: 1_000_000 });
+    try {
+      expect(pipeline.processors.every((p) => p.details().thread === '2 workers by partition')).toBe(true);
+      await dep.producer.send([...simulation.bootstrap(), ...simulation.next(4_000)]);
+      await eventually(async () => ((await dep.lag(pipeline)) === 0 ? true : undefined), 120_000, 'lag 0');
+      expect(Math.max(...batches.map((b) => b.records))).toBeGreaterThan(100);
+      const restores = pipeline.processors.map((p) => p.running.progress().restoreMs);
+
+      pipeline.setBatching({ maxBatchEffects: 5, lingerMs: 10 });
+      expect(pipeline.processors.map((p) => p.details().max_batch_effects)).toEqual(pipeline.processors.map(() => 5));
+      await new Promise((r) => setTimeout(r, 200)); // the message reaches the threads
+      const from = batches.length;
+      await dep.producer.send(simulation.next(2_000));
+      await eventually(async () => ((await dep.lag(pipeline)) === 0 ? true : undefined), 120_000, 'lag 0 again');
+      const after = batches.slice(from);
+      expect(after.length).toBeGreaterThan(2_000 / 5);
+      // The cap is checked as each task adds a record, and a thread's tasks (one per partition) share
+      // the batch: one record more per other task, at most.
+      expect(Math.max(...after.map((b) => b.records))).toBeLessThanOrEqual(5 + PARTITIONS);
+      // The same tasks went on: nothing was restored again.
+      expect(pipeline.processors.map((p) => p.running.progress().restoreMs)).toEqual(restores);
+    } finally {
+      await pipeline.stop();
+      await dep.close();
     }
   }, 300_000);
 });
