@@ -173,8 +173,10 @@ try {
   let reported = Date.now();
   for (;;) {
     const status = await pipelineStatus(backend, live.processors());
-    // Complete when caught up and serving: a first start behind its topics restarts its processors.
-    if (status.lag === 0 && live.status().state === 'serving') break;
+    // Complete when caught up, serving, and no processor is restoring its state: until 2026-12-06 21:00
+    // a first start behind its topics restarted its processors once caught up, and the restore that
+    // followed was not counted.
+    if (status.lag === 0 && live.status().state === 'serving' && live.processors().every((p) => !p.running.progress().restoring)) break;
     if (Date.now() - reported > 30_000) {
       reported = Date.now();
       const behind = Object.entries(status.processors).filter(([, p]) => p.lag > 0).map(([name, p]) => `${name} ${fmt(p.lag)}`).join(', ');
