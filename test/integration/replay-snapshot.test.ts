@@ -92,7 +92,7 @@ function snapshotSuite(mode: EngineMode): void {
     for (let i = 0; i < 4; i++) await platform.producer.send(simulation.next(1_000)); // event time startTs .. +2 s
     live = await startLiveViews({ views: platform.views, backend: platform.backend, topology: platform.topology, startViews: startViewsFor(platform), pollMs: 300 });
     await caughtUp(platform, live);
-    // A first start behind its topics restarts its processors with the live batching once caught up.
+    // A first start behind its topics is "rebuilding" until it has caught up and taken on the live batching.
     await eventually(async () => live.status().state === 'serving', 30_000, 'the first build to complete');
     await caughtUp(platform, live);
   });
