@@ -123,6 +123,10 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
       // waits until they have caught up again.
       if (!stopped) {
         await job.moveToThisThread();
+        // Processors that were already here (one core: no threads of their own) keep their state and
+        // take on the live batching in place; a rebuild's cap would let a burst after the switch
+        // hold millions of effects.
+        job.pipeline.setBatching(LIVE_BATCHING[views.kind]);
         // Not past a stop of the platform: it waits for this replay to settle.
         const restored = job.pipeline.restored().then(() => true);
         while (!stopped && !(await Promise.race([restored, new Promise<boolean>((r) => setTimeout(() => r(false), pollMs))])));

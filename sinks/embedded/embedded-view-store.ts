@@ -37,17 +37,23 @@ export interface EmbeddedViewStoreOptions {
 }
 
 const TYPE_NAME = { z: 'zset', h: 'hash' } as const;
-const VIEW_PAGE_SIZE = 65_536;
+/**
+ * LMDB's default page size. 64 KB pages (2026-12-04 to 12-06) rebuilt 8-24% faster, because a full
+ * feed fitted in a leaf page instead of a chain of overflow pages. But LMDB splits a page holding many
+ * keys at its middle by count. With 64 KB pages, small values and values of up to ~32 KB share leaf
+ * pages, and such a split can leave a half with no room for a node: at 10.95M source events a batch
+ * failed with MDB_PAGE_FULL on every retry (bench/RESULTS.md, "Views on 64 KB pages failed at 10M
+ * events"; the split heuristic is OpenLDAP ITS#9806). With 4 KB pages, values over ~2 KB go to
+ * overflow pages.
+ */
+const VIEW_PAGE_SIZE = 4_096;
 
 /** A key being changed by the batch: its new value (undefined = deleted). */
 type Working = { kind: 'zset'; set: SortedSet; expiresAt?: number } | { kind: 'hash'; fields: Record<string, string> } | undefined;
 
 export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions): Promise<ViewStore> {
-  // 64 KB pages: a full feed (800 posts, ~16 KB packed) fits in a leaf page instead of a chain of
-  // 4 KB overflow pages. A large rebuild batch rewrites ~100k such feeds in one transaction, and with
-  // overflow pages LMDB's per-transaction page lists (dirty pages, freed pages: sorted arrays) grew
-  // past their limits and their upkeep took a third of the CPU (perf, 10M-event replay). The page size
-  // is fixed when the store is created: existing stores keep theirs.
+  // The page size is fixed when the store is created: a store made with 64 KB pages keeps them until
+  // it is deleted (the platform then rebuilds it from the topics, see README, Recovery).
   const root: RootDatabase = open({ path: path.join(options.dataDir, 'views'), compression: false, pageSize: VIEW_PAGE_SIZE });
   // `encoder` is documented for every database, but lmdb's typings declare it on the root's options only.
   const viewsOptions: RootDatabaseOptions & { name: string } = { name: 'views', encoder: viewCodec };

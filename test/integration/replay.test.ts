@@ -125,6 +125,9 @@ function replaySuite(mode: EngineMode): void {
     const rebuildAsks = asked.filter((a) => a.groupPrefix.startsWith('darkroom-replay-')).map((a) => a.batching);
     expect(rebuildAsks).toEqual(mode === 'embedded' ? [REBUILD_BATCHING[kind], LIVE_BATCHING[kind]] : [REBUILD_BATCHING[kind]]);
     if (mode === 'embedded') expect(live.processors().map((p) => p.details().thread)).toEqual(live.processors().map(() => 'main'));
+    // Live after the switch means the live batching, whether the processors moved threads or not.
+    const liveBatching = { ...DEFAULT_BATCHING, lingerMs: 10, ...LIVE_BATCHING[kind] };
+    expect(live.processors().map((p) => p.running.batching())).toEqual(live.processors().map(() => liveBatching));
     // feed-fanout, the tail, on a thread of its own; every other rebuilt processor on one more.
     const [rebuildThreads] = asked.filter((a) => a.groupPrefix.startsWith('darkroom-replay-')).map((a) => a.ownThreads);
     const others = progress.processors.filter((name) => name !== 'feed-fanout');
@@ -135,7 +138,6 @@ function replaySuite(mode: EngineMode): void {
     // place: one start, no restart (which would restore every processor's state again).
     const liveAsks = asked.filter((a) => !a.groupPrefix.startsWith('darkroom-replay-')).map((a) => a.batching);
     expect(firstStart.asked.map((a) => a.batching)).toEqual([mode === 'embedded' ? REBUILD_BATCHING[kind] : LIVE_BATCHING[kind]]);
-    const liveBatching = { ...DEFAULT_BATCHING, lingerMs: 10, ...LIVE_BATCHING[kind] };
     expect(firstStart.batching).toEqual(firstStart.batching.map(() => liveBatching));
     expect(liveAsks.slice(1).every((b) => b === LIVE_BATCHING[kind])).toBe(true);
   });
