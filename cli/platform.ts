@@ -90,7 +90,7 @@ export async function openViewStore(config: Config): Promise<ViewStore> {
       .catch((error: Error) => { throw new UserError(error.message); });
   }
   const { createEmbeddedViewStore } = await import('../sinks/embedded/embedded-view-store.ts');
-  return createEmbeddedViewStore({ dataDir: config.dataDir });
+  return createEmbeddedViewStore({ dataDir: config.dataDir, onWarning: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`) });
 }
 
 export interface OpenAnalytics extends AnalyticsStore {

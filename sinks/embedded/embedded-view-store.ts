@@ -34,6 +34,8 @@ type ViewKey = [string, string];
 
 export interface EmbeddedViewStoreOptions {
   dataDir: string;
+  /** Told once when the store on disk has a page size this version no longer creates. */
+  onWarning?: (line: string) => void;
 }
 
 const TYPE_NAME = { z: 'zset', h: 'hash' } as const;
@@ -54,7 +56,12 @@ type Working = { kind: 'zset'; set: SortedSet; expiresAt?: number } | { kind: 'h
 export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions): Promise<ViewStore> {
   // The page size is fixed when the store is created: a store made with 64 KB pages keeps them until
   // it is deleted (the platform then rebuilds it from the topics, see README, Recovery).
-  const root: RootDatabase = open({ path: path.join(options.dataDir, 'views'), compression: false, pageSize: VIEW_PAGE_SIZE });
+  const dir = path.join(options.dataDir, 'views');
+  const root: RootDatabase = open({ path: dir, compression: false, pageSize: VIEW_PAGE_SIZE });
+  const pageSize = (root.getStats() as { pageSize?: number }).pageSize;
+  if (pageSize !== undefined && pageSize !== VIEW_PAGE_SIZE) {
+    options.onWarning?.(`views: ${dir} was created with ${pageSize / 1024} KB pages, whose writes can fail with MDB_PAGE_FULL at ~10M events; stop the platform and delete that directory to have it rebuilt from the topics with ${VIEW_PAGE_SIZE / 1024} KB pages`);
+  }
   // `encoder` is documented for every database, but lmdb's typings declare it on the root's options only.
   const viewsOptions: RootDatabaseOptions & { name: string } = { name: 'views', encoder: viewCodec };
   const views: Database<StoredView, ViewKey> = root.openDB(viewsOptions);

@@ -20,6 +20,31 @@ describe('embedded view store (lmdb)', () => {
       const store = await createEmbeddedViewStore({ dataDir: ${JSON.stringify(lastDir)} });`,
   });
 
+  it('is created with 4 KB pages, and says so when a store on disk has the 64 KB pages of earlier versions', async () => {
+    const fresh = fs.mkdtempSync(path.join(root, 'pages-'));
+    const warnings: string[] = [];
+    const store = await createEmbeddedViewStore({ dataDir: fresh, onWarning: (line) => warnings.push(line) });
+    await store.applyBatch({ generation: 'g1', processor: 'p', offsets: [], effects: [{ kind: 'zadd', key: 'feed:u1', member: 'p1', score: 1 }] });
+    await store.close();
+    const env = open({ path: path.join(fresh, 'views'), compression: false });
+    expect(env.getStats()).toMatchObject({ pageSize: 4096 });
+    await env.close();
+    expect(warnings).toEqual([]);
+
+    // A store made with 64 KB pages (2026-12-04 to 12-06): it still works, with a warning that names the way out.
+    const old = fs.mkdtempSync(path.join(root, 'pages-64k-'));
+    const made = open({ path: path.join(old, 'views'), compression: false, pageSize: 65_536 });
+    await made.put('x', 1);
+    await made.close();
+    const reopened = await createEmbeddedViewStore({ dataDir: old, onWarning: (line) => warnings.push(line) });
+    await reopened.applyBatch({ generation: 'g1', processor: 'p', offsets: [], effects: [{ kind: 'zadd', key: 'feed:u1', member: 'p1', score: 1 }] });
+    expect(await reopened.zrangeByScoreDesc('g1', 'feed:u1', { limit: 5 })).toEqual([{ member: 'p1', score: 1 }]);
+    await reopened.close();
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('64 KB pages');
+    expect(warnings[0]).toContain(path.join(old, 'views'));
+  });
+
   it('keeps views, offsets and the generation pointer across a reopen', async () => {
     const dataDir = fs.mkdtempSync(path.join(root, 'reopen-'));
     const first = await createEmbeddedViewStore({ dataDir });
