@@ -22,6 +22,9 @@ export interface Backbone {
   close(): Promise<void>;
 }
 
+/** A line of the platform's log on stderr, timestamped. */
+export const logLine = (line: string): void => { process.stderr.write(`${new Date().toISOString()} ${line}\n`); };
+
 /** Credentials never reach a log line or an error message. */
 export function redactUrl(url: string): string {
   try {
@@ -90,7 +93,7 @@ export async function openViewStore(config: Config): Promise<ViewStore> {
       .catch((error: Error) => { throw new UserError(error.message); });
   }
   const { createEmbeddedViewStore } = await import('../sinks/embedded/embedded-view-store.ts');
-  return createEmbeddedViewStore({ dataDir: config.dataDir, onWarning: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`) });
+  return createEmbeddedViewStore({ dataDir: config.dataDir, onWarning: logLine });
 }
 
 export interface OpenAnalytics extends AnalyticsStore {

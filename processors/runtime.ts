@@ -55,6 +55,11 @@ export interface Batching { maxBatchEffects?: number; lingerMs?: number }
  */
 export const DEFAULT_BATCHING: Required<Batching> = { maxBatchEffects: 50_000, lingerMs: 20 };
 
+/** `batching` with DEFAULT_BATCHING's value wherever it leaves one out. */
+export function withDefaults(batching: Batching): Required<Batching> {
+  return { maxBatchEffects: batching.maxBatchEffects ?? DEFAULT_BATCHING.maxBatchEffects, lingerMs: batching.lingerMs ?? DEFAULT_BATCHING.lingerMs };
+}
+
 export interface RuntimeOptions {
   backend: TopicBackend;
   codec: RecordCodec;
@@ -232,8 +237,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
   const { backend, codec, observer } = options;
   /** kafkajs fetches a broker's partitions together and waits for every eachBatch of a fetch. */
   const fetchBlocksOnWait = backend.kind === 'kafka';
-  let maxBatchEffects = options.maxBatchEffects ?? DEFAULT_BATCHING.maxBatchEffects;
-  let lingerMs = options.lingerMs ?? DEFAULT_BATCHING.lingerMs;
+  let { maxBatchEffects, lingerMs } = withDefaults(options);
   const log = options.log ?? (() => {});
 
   const states = new Map<number, S>();
@@ -655,10 +659,9 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
     restored: () => restoredPromise,
     batching: () => ({ maxBatchEffects, lingerMs }),
     setBatching(batching) {
-      maxBatchEffects = batching.maxBatchEffects ?? DEFAULT_BATCHING.maxBatchEffects;
-      const linger = batching.lingerMs ?? DEFAULT_BATCHING.lingerMs;
-      if (linger !== lingerMs && !stopped) {
-        lingerMs = linger;
+      const previousLinger = lingerMs;
+      ({ maxBatchEffects, lingerMs } = withDefaults(batching));
+      if (lingerMs !== previousLinger && !stopped) {
         clearInterval(timer);
         timer = startLingerTimer();
       }

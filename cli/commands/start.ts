@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { loadConfig } from '../config.ts';
 import { UserError, exitWithError } from '../errors.ts';
-import { openBackbone, openViewStore, openAnalyticsStore, redactUrl } from '../platform.ts';
+import { logLine, openBackbone, openViewStore, openAnalyticsStore, redactUrl } from '../platform.ts';
 import { buildTopology } from '../../processors/topology.ts';
 import { createRecordCodec } from '../../processors/record-codec.ts';
 import { startPipeline, type Pipeline } from '../../processors/pipeline.ts';
@@ -24,7 +24,7 @@ import { pump } from '../../simulator/pump.ts';
 
 export interface Roles { ingest: boolean; process: boolean; serve: boolean }
 
-const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+const log = logLine;
 
 function listen(server: Server, port: number): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -5,7 +5,7 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { TopicRecord } from '../../topics/types.ts';
-import { DEFAULT_BATCHING, type Batching, type ProcessorProgress, type RunningProcessor, type RuntimeObserver } from '../runtime.ts';
+import { withDefaults, type Batching, type ProcessorProgress, type RunningProcessor, type RuntimeObserver } from '../runtime.ts';
 import type { ToHost, ToWorker, WireProgress, WorkerData, WorkerSetup } from './protocol.ts';
 
 export type { WorkerSetup } from './protocol.ts';
@@ -128,17 +128,14 @@ export async function startWorkerHost(options: WorkerHostOptions): Promise<Worke
   }
 
   const processors = options.processors.map((name, i): RunningProcessor => {
-    let batching: Required<Batching> = {
-      maxBatchEffects: options.setup.maxBatchEffects ?? DEFAULT_BATCHING.maxBatchEffects,
-      lingerMs: options.setup.lingerMs ?? DEFAULT_BATCHING.lingerMs,
-    };
+    let batching: Required<Batching> = withDefaults(options.setup);
     return {
       name,
       progress: () => merge(name, reports[i], failure),
       restored: async () => { await Promise.all(restoredWaits[i].map((d) => d.promise)); },
       batching: () => batching,
       setBatching(next) {
-        batching = { maxBatchEffects: next.maxBatchEffects ?? DEFAULT_BATCHING.maxBatchEffects, lingerMs: next.lingerMs ?? DEFAULT_BATCHING.lingerMs };
+        batching = withDefaults(next);
         for (const worker of workers) worker.postMessage({ t: 'batching', processor: name, batching } satisfies ToWorker);
       },
       stop,
