@@ -10,7 +10,15 @@ export type Effect =
    * effect for a fanout instead of one per follower: at 20 followers a post, a rebuild made ~20M
    * effect objects per 1M events, and creating, batching and grouping them cost more than applying them.
    */
-  | { kind: 'zaddEach'; keys: string[]; member: string; score: number; cap?: number }
+  | {
+    kind: 'zaddEach'; keys: string[]; member: string; score: number; cap?: number;
+    /**
+     * When the processor numbers the keys it names: `keys[i]` is the key numbered `numbers[i]` in
+     * `numbering`. A view store may then group a batch's fanouts by number instead of hashing every
+     * key (bench/RESULTS.md, "Fanout keys by number"); one that does not ignores both.
+     */
+    numbering?: KeyNumbering; numbers?: number[];
+  }
   | { kind: 'zrem'; key: string; member: string }
   /** Removes every member whose `tag` (see zadd members built with `taggedMember`) equals `tag`. */
   | { kind: 'zremTagged'; key: string; tag: string }
@@ -26,6 +34,14 @@ export type Effect =
   | { kind: 'row'; table: string; row: Record<string, unknown> }
   /** A record for an internal repartition topic, keyed by another field (Kafka Streams' through()). */
   | { kind: 'repartition'; topic: string; key: string; value: Record<string, unknown> };
+
+/**
+ * Dense numbers (0, 1, 2... up to size - 1) that a processor gives the keys it names: a key keeps its
+ * number, and no two keys share one, for as long as the numbering lives.
+ */
+export interface KeyNumbering {
+  readonly size: number;
+}
 
 /** How many single-key changes an effect stands for: what a batch's size counts. */
 export function effectWeight(effect: Effect): number {

@@ -77,13 +77,19 @@ export class FeedManager {
     });
     out.push({ kind: 'zadd', key: timelineKey(post.author_id), member: post.post_id, score: post.ts });
     const member = taggedMember(post.post_id, post.author_id);
-    const feeds = [s.feedKeys.of(author)];
+    const { numbering } = s.feedKeys;
+    const numbers = [s.feedKeys.numberOf(author)];
+    const feeds = [numbering.key(numbers[0])];
     const fanOutOnWrite = !s.celebrities.has(author);
     if (fanOutOnWrite) {
       // A private account's followers are exactly the people allowed to see it, so the same loop serves.
-      s.followers.forEachFollower(author, (follower) => { feeds.push(s.feedKeys.of(follower)); });
+      s.followers.forEachFollower(author, (follower) => {
+        const n = s.feedKeys.numberOf(follower);
+        numbers.push(n);
+        feeds.push(numbering.key(n));
+      });
     }
-    out.push({ kind: 'zaddEach', keys: feeds, member, score: post.ts, cap: this.rules.feedLength });
+    out.push({ kind: 'zaddEach', keys: feeds, numbering, numbers, member, score: post.ts, cap: this.rules.feedLength });
     s.posts.add(author, { postId: post.post_id, ts: post.ts, inFollowerFeeds: fanOutOnWrite });
   }
 

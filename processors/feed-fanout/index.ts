@@ -5,6 +5,8 @@ import { TOPICS } from '../../schemas/events.ts';
 import type { Processor } from '../processor.ts';
 import { FeedManager, type FeedFanoutInput, type FeedRules } from './feed-manager.ts';
 import { FEED_FANOUT_REPARTITION_TOPIC } from './relay.ts';
+import { NumberedKeys } from './interner.ts';
+import { feedKey } from './keys.ts';
 import { createFeedFanoutState, type FeedFanoutState } from './state.ts';
 
 export interface FeedFanoutOptions {
@@ -25,10 +27,12 @@ export const FEED_FANOUT = 'feed-fanout';
 export function createFeedFanout(options: FeedFanoutOptions = {}): Processor<FeedFanoutState, FeedFanoutInput> {
   const rules = resolveRules(options);
   const manager = new FeedManager(rules);
+  // One numbering for all partitions: a batch mixes their fanouts, and a feed is one key in all of them.
+  const feedKeys = new NumberedKeys(feedKey);
   return {
     name: FEED_FANOUT,
     inputs: [TOPICS.socialGraph, TOPICS.profiles, TOPICS.posts, FEED_FANOUT_REPARTITION_TOPIC],
-    init: () => createFeedFanoutState(rules.followBackfill),
+    init: () => createFeedFanoutState(rules.followBackfill, feedKeys),
     apply: (state, input) => manager.apply(state, input),
   };
 }

@@ -1,5 +1,6 @@
 // User ids are strings on the wire but small integers in state: a follower set of int32 is a fraction
 // of the size of a Set<string>, and the string itself is stored once per partition.
+import type { KeyNumbering } from '../effects.ts';
 
 export class UserInterner {
   private readonly idOf = new Map<string, number>();
@@ -31,19 +32,62 @@ export class UserInterner {
 }
 
 /**
- * One key string per interned user (e.g. feed:<user>), made on first use. A fanout names the same
- * feeds post after post; one string per key instead of a new concatenation per effect made the
- * processor's fanout ~1.3x faster (bench/RESULTS.md, "Feed keys made once per user"). The view
- * store's grouping by key measured no faster: its cost is the table of keys, not their text.
+ * The key (e.g. feed:<user>) and its number of every user a processor names, across all its
+ * partitions: one string per key instead of one per partition, and a number a view store groups a
+ * fanout by (KeyNumbering in effects.ts). With one string per partition, the store's grouping met up
+ * to eight different strings for a key and compared them character by character.
+ */
+export class NumberedKeys implements KeyNumbering {
+  private readonly numberOf = new Map<string, number>();
+  private readonly keys: string[] = [];
+
+  constructor(private readonly keyOf: (user: string) => string) {}
+
+  get size(): number {
+    return this.keys.length;
+  }
+
+  /** The number of `user`'s key, assigning the next one on first sight. */
+  number(user: string): number {
+    let n = this.numberOf.get(user);
+    if (n === undefined) {
+      n = this.keys.length;
+      this.numberOf.set(user, n);
+      this.keys.push(this.keyOf(user));
+    }
+    return n;
+  }
+
+  key(n: number): string {
+    return this.keys[n];
+  }
+}
+
+/**
+ * A partition's way to its users' keys: its interned ids to their numbers in the processor's
+ * NumberedKeys, looked up once per user. A fanout names the same feeds post after post; one string per
+ * key instead of a new concatenation per effect made the processor's fanout ~1.3x faster
+ * (bench/RESULTS.md, "Feed keys made once per user").
  */
 export class InternedKeys {
-  private readonly keys: Array<string | undefined> = [];
+  /** Number of each interned id's key, -1 until first use. */
+  private numbers: Int32Array = new Int32Array(64).fill(-1);
 
-  constructor(private readonly users: UserInterner, private readonly keyOf: (user: string) => string) {}
+  constructor(private readonly users: UserInterner, readonly numbering: NumberedKeys) {}
+
+  /** The number of interned user `id`'s key in `numbering`. */
+  numberOf(id: number): number {
+    if (id >= this.numbers.length) {
+      const grown = new Int32Array(Math.max(id + 1, this.numbers.length * 2)).fill(-1);
+      grown.set(this.numbers);
+      this.numbers = grown;
+    }
+    let n = this.numbers[id];
+    if (n < 0) this.numbers[id] = n = this.numbering.number(this.users.name(id));
+    return n;
+  }
 
   of(id: number): string {
-    const keys = this.keys;
-    while (keys.length <= id) keys.push(undefined); // dense, so the array stays a fast one
-    return (keys[id] ??= this.keyOf(this.users.name(id)));
+    return this.numbering.key(this.numberOf(id));
   }
 }

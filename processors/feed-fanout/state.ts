@@ -3,14 +3,14 @@
 // and A's newest posts.
 import { BlockBook } from './block-book.ts';
 import { FollowerIndex } from './follower-index.ts';
-import { InternedKeys, UserInterner } from './interner.ts';
+import { InternedKeys, NumberedKeys, UserInterner } from './interner.ts';
 import { feedKey } from './keys.ts';
 import { PrivacyBook } from './privacy.ts';
 import { EarlyDeletions, RecentPosts } from './recent-posts.ts';
 
 export interface FeedFanoutState {
   users: UserInterner;
-  /** feed:<user> of each interned user, one string each (see InternedKeys). */
+  /** feed:<user> of each interned user and its number, shared by the processor's partitions (see InternedKeys). */
   feedKeys: InternedKeys;
   followers: FollowerIndex;
   /** Authors fanned out on read right now (interned ids). */
@@ -21,11 +21,12 @@ export interface FeedFanoutState {
   earlyDeletions: EarlyDeletions;
 }
 
-export function createFeedFanoutState(retainPostsPerAuthor: number): FeedFanoutState {
+/** `feedKeys` numbers the feeds of every partition of one processor; a new one when omitted. */
+export function createFeedFanoutState(retainPostsPerAuthor: number, feedKeys = new NumberedKeys(feedKey)): FeedFanoutState {
   const users = new UserInterner();
   return {
     users,
-    feedKeys: new InternedKeys(users, feedKey),
+    feedKeys: new InternedKeys(users, feedKeys),
     followers: new FollowerIndex(),
     celebrities: new Set(),
     blocks: new BlockBook(),

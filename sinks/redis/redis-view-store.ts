@@ -170,16 +170,6 @@ export async function createRedisViewStore(options: RedisViewStoreOptions): Prom
     range.min === undefined ? '-inf' : scoreArg(range.min),
   ];
 
-  async function pipelined<T>(build: (p: ReturnType<Redis['pipeline']>) => void, map: (reply: unknown) => T): Promise<T[]> {
-    const pipeline = redis.pipeline();
-    build(pipeline);
-    const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([error, reply]) => {
-      if (error) throw new SinkError(`Redis read failed: ${error.message}`);
-      return map(reply);
-    });
-  }
-
   /**
    * One pipelined command per view key of `generation`, on the read connection; one reply per key.
    * Plain commands rather than one Lua script: a command inside a script costs Redis ~2x what it

@@ -12,7 +12,7 @@ import { partitionFor } from '../../topics/partitioner.ts';
 import { createTrending } from '../../processors/trending-hashtags/index.ts';
 import { ANALYST_QUERIES } from '../../sinks/analytics/schema.ts';
 import {
-  blockedByKey, blocksKey, celebritiesFollowedKey, followingKey, postKey, profileKey, timelineKey,
+  blockedByKey, blocksKey, celebritiesFollowedKey, followingKey, postKey, profileKey,
 } from '../../processors/feed-fanout/keys.ts';
 import { statsKey } from '../../processors/engagement-counters/keys.ts';
 import { seenPostsKey, seenStoriesKey } from '../../processors/seen-state/keys.ts';

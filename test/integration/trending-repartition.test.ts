@@ -2,7 +2,6 @@
 // in the same partition; a record re-sent after a crash upstream is dropped; records written by an
 // older darkroom (envelopes without source_index, values as JSON) still read. On the embedded log, with the
 // real record codec and file-backed registry.
-import path from 'node:path';
 import avro from 'avsc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.ts';

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { open } from 'lmdb';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Effect } from '../../processors/effects.ts';
 import { createEmbeddedViewStore } from '../../sinks/embedded/embedded-view-store.ts';
 import { runViewStoreSuite } from './view-store-suite.ts';
 
@@ -43,6 +44,28 @@ describe('embedded view store (lmdb)', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('64 KB pages');
     expect(warnings[0]).toContain(path.join(old, 'views'));
+  });
+
+  it('refuses a fanout whose key numbers contradict its keys, applying nothing, and numbers the next batch afresh', async () => {
+    const store = await createEmbeddedViewStore({ dataDir: fs.mkdtempSync(path.join(root, 'numbers-')) });
+    const numbering = { size: 2 };
+    const batch = (effects: Effect[]) => store.applyBatch({ generation: 'g1', processor: 'p', offsets: [{ topic: 't', partition: 0, offset: 1 }], effects });
+    const bad: Array<[Effect[], RegExp]> = [
+      // number 0 names feed:a, then feed:b
+      [[{ kind: 'zaddEach', keys: ['feed:a'], numbering, numbers: [0], member: 'p1', score: 1 },
+        { kind: 'zaddEach', keys: ['feed:b'], numbering, numbers: [0], member: 'p2', score: 2 }], /number 0 names both "feed:a" and "feed:b"/],
+      [[{ kind: 'zaddEach', keys: ['feed:a'], numbering, numbers: [5], member: 'p1', score: 1 }], /number 5 is outside its numbering/],
+      [[{ kind: 'zaddEach', keys: ['feed:a'], numbering, numbers: [-1], member: 'p1', score: 1 }], /number -1 is outside its numbering/],
+      [[{ kind: 'zaddEach', keys: ['offsets:x'], numbering, numbers: [1], member: 'p1', score: 1 }], /reserved prefix/],
+    ];
+    for (const [effects, reason] of bad) await expect(batch(effects)).rejects.toThrow(reason);
+    expect(await store.zcard('g1', 'feed:a')).toBe(0);
+    expect(await store.offsets('g1', 'p')).toEqual([]);
+    // Numbers a refused batch used mean nothing to the next one.
+    await batch([{ kind: 'zaddEach', keys: ['feed:b'], numbering, numbers: [0], member: 'p3', score: 3 }]);
+    expect(await store.zrangeByScoreDesc('g1', 'feed:b', { limit: 5 })).toEqual([{ member: 'p3', score: 3 }]);
+    expect(await store.zcard('g1', 'feed:a')).toBe(0);
+    await store.close();
   });
 
   it('keeps views, offsets and the generation pointer across a reopen', async () => {

@@ -16,6 +16,8 @@ export interface SuiteOptions {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A key numbering (effects.ts KeyNumbering) that numbers feed:x 0 and feed:y 1. */
+const FEED_NUMBERING = { size: 2 };
 
 export function runViewStoreSuite(name: string, make: () => Promise<ViewStore>, options: SuiteOptions = {}): void {
   const open: ViewStore[] = [];
@@ -89,6 +91,25 @@ export function runViewStoreSuite(name: string, make: () => Promise<ViewStore>, 
     expect(await store.zcard(G, 'feed:f2')).toBe(0);
     expect(await store.zrangeByScoreDesc(G, 'feed:f3', { limit: 10 })).toEqual([{ member: 'p9', score: 9 }, { member: 'p8', score: 8 }]);
     await expect(apply(store, [{ kind: 'zaddEach', keys: [], member: 'x', score: 1 }])).rejects.toThrow(/names no keys/);
+  });
+
+  it(`${name}: a numbered fanout lands on the keys it names, grouped with the same keys' unnumbered effects`, async () => {
+    const store = await fresh();
+    const numbering = { size: 3 };
+    const keys = ['feed:n0', 'feed:n1', 'feed:n2'];
+    await apply(store, [
+      { kind: 'zadd', key: 'feed:n1', member: 'p1', score: 1 }, // n1 first met by name, then by number
+      { kind: 'zaddEach', keys, numbering, numbers: [0, 1, 2], member: 'p2', score: 2, cap: 2 },
+      { kind: 'zrem', key: 'feed:n0', member: 'p2' }, // n0 first met by number, then by name
+      { kind: 'zaddEach', keys: ['feed:n2', 'feed:n1'], numbering, numbers: [2, 1], member: 'p3', score: 3, cap: 2 }, // trims p1 from n1
+    ]);
+    // The same numbers in a later batch name the same keys.
+    await apply(store, [{ kind: 'zaddEach', keys: ['feed:n0'], numbering, numbers: [0], member: 'p4', score: 4, cap: 2 }]);
+    expect(await store.zrangeByScoreDesc(G, 'feed:n0', { limit: 10 })).toEqual([{ member: 'p4', score: 4 }]);
+    expect((await store.zrangeByScoreDesc(G, 'feed:n1', { limit: 10 })).map((e) => e.member)).toEqual(['p3', 'p2']);
+    expect((await store.zrangeByScoreDesc(G, 'feed:n2', { limit: 10 })).map((e) => e.member)).toEqual(['p3', 'p2']);
+    await expect(apply(store, [{ kind: 'zaddEach', keys: ['feed:n0', 'feed:n1'], numbering, numbers: [0], member: 'x', score: 1 }]))
+      .rejects.toThrow(/2 keys but 1 numbers/);
   });
 
   it(`${name}: zrem and zremTagged (tag after the last '|')`, async () => {
@@ -263,8 +284,10 @@ export function runViewStoreSuite(name: string, make: () => Promise<ViewStore>, 
     const skey = fc.constantFrom('set:x', 'set:y');
     const effect: fc.Arbitrary<Extract<Effect, { kind: 'zadd' | 'zaddEach' | 'zrem' | 'sadd' | 'srem' }>> = fc.oneof(
       { weight: 5, arbitrary: fc.record({ kind: fc.constant('zadd' as const), key: zkey, member, score, cap: fc.constant(3) }) },
-      // A fanout: the same add on each of several keys, in the batch's order on every one of them.
-      { weight: 3, arbitrary: fc.record({ kind: fc.constant('zaddEach' as const), keys: fc.subarray(['feed:x', 'feed:y'], { minLength: 1 }), member, score, cap: fc.constant(3) }) },
+      // A fanout: the same add on each of several keys, in the batch's order on every one of them;
+      // numbered or not, as a processor may number its keys (one numbering for every batch and run).
+      { weight: 3, arbitrary: fc.record({ kind: fc.constant('zaddEach' as const), keys: fc.subarray(['feed:x', 'feed:y'], { minLength: 1 }), member, score, cap: fc.constant(3), numbered: fc.boolean() })
+        .map(({ numbered, ...e }) => (numbered ? { ...e, numbering: FEED_NUMBERING, numbers: e.keys.map((key) => (key === 'feed:x' ? 0 : 1)) } : e)) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('zrem' as const), key: zkey, member }) },
       { weight: 2, arbitrary: fc.record({ kind: fc.constant('sadd' as const), key: skey, member, expiresAt: fc.constantFrom(1, 4_000_000_000_000) }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('srem' as const), key: skey, member }) },

@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { routeOf, type DarkroomEvent } from '../../schemas/events.ts';
-import { splitTaggedMember, type Effect } from '../../processors/effects.ts';
+import { splitTaggedMember, type Effect, type KeyNumbering } from '../../processors/effects.ts';
 import {
   blockedByKey, blocksKey, celebritiesFollowedKey, createFeedFanout, feedKey, followingKey, postKey,
   profileKey, timelineKey, type FeedFanoutInput, type FeedFanoutOptions, type FeedFanoutState,
@@ -22,7 +22,10 @@ class Views {
   apply(effect: Effect): void {
     switch (effect.kind) {
       case 'zadd': this.zadd(effect.key, effect.member, effect.score, effect.cap); break;
-      case 'zaddEach': for (const key of effect.keys) this.zadd(key, effect.member, effect.score, effect.cap); break;
+      case 'zaddEach':
+        this.checkNumbers(effect);
+        for (const key of effect.keys) this.zadd(key, effect.member, effect.score, effect.cap);
+        break;
       case 'zrem': this.zsets.get(effect.key)?.delete(effect.member); break;
       case 'zremTagged':
         for (const member of [...this.zset(effect.key).keys()]) {
@@ -35,6 +38,25 @@ class Views {
       case 'del': this.zsets.delete(effect.key); this.sets.delete(effect.key); this.hashes.delete(effect.key); break;
       default: throw new Error(`feed-fanout does not emit ${effect.kind}`);
     }
+  }
+
+  /** Key numbers seen so far, both ways: a number names one key, and a key has one number (KeyNumbering). */
+  private readonly numbered = new Map<string, number>();
+  private readonly byNumber = new Map<number, string>();
+  numberings = new Set<KeyNumbering>();
+
+  private checkNumbers(effect: Extract<Effect, { kind: 'zaddEach' }>): void {
+    expect(effect.numbers, 'feed-fanout numbers its fanouts').toBeDefined();
+    expect(effect.numbers!.length).toBe(effect.keys.length);
+    this.numberings.add(effect.numbering!);
+    effect.keys.forEach((key, i) => {
+      const n = effect.numbers![i];
+      expect(Number.isInteger(n) && n >= 0 && n < effect.numbering!.size, `number ${n} within the numbering`).toBe(true);
+      expect(this.byNumber.get(n) ?? key, `number ${n}`).toBe(key);
+      expect(this.numbered.get(key) ?? n, `number of ${key}`).toBe(n);
+      this.byNumber.set(n, key);
+      this.numbered.set(key, n);
+    });
   }
 
   zadd(key: string, member: string, score: number, cap: number | undefined): void {
@@ -159,6 +181,23 @@ describe('feed-fanout: fanout', () => {
     expect(world.feed('cid')).toEqual(['p1']);
     expect(world.views.zset(feedKey('ann')).get('p1|bob')).toBe(10); // tagged member, score = post ts
     expect(world.feed('eve')).toEqual([]);
+  });
+
+  it('a fanout numbers each feed the same in every partition', () => {
+    const w = new World();
+    // Authors in different partitions, each followed by the same two users.
+    const authors = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6'];
+    expect(new Set(authors.map((a) => partitionFor(a, PARTITIONS))).size).toBeGreaterThan(1);
+    for (const author of authors) w.send(follow('u1', author), follow('u2', author));
+    const fanouts = authors.flatMap((author, i) => w.send(post(author, `p${i}`, 10 + i)))
+      .filter((e): e is Extract<Effect, { kind: 'zaddEach' }> => e.kind === 'zaddEach');
+    expect(fanouts).toHaveLength(authors.length);
+    expect(w.views.numberings.size).toBe(1); // one numbering for all partitions (checked both ways in Views)
+    for (const user of ['u1', 'u2']) {
+      const named = fanouts.map((e) => e.keys.find((key) => key === feedKey(user))!);
+      expect(new Set(named.map((_, i) => fanouts[i].numbers![fanouts[i].keys.indexOf(named[i])])).size).toBe(1);
+    }
+    expect(w.feed('u1')).toEqual(['p5', 'p4', 'p3', 'p2', 'p1', 'p0']);
   });
 
   it('a post by an author with at least celebrityFollowers followers is kept only in the timeline and merged on read', () => {
