@@ -17,6 +17,8 @@ import { checkConsumerOptions } from '../consumer-options.ts';
 import { coPartitionedAssigner } from './co-partitioned-assigner.ts';
 
 const MAX_BACKOFF_MS = 5_000;
+/** A tombstone's value (kafkajs gives null); shared, since it has no bytes to change. */
+const EMPTY_VALUE = Buffer.alloc(0);
 
 export interface KafkaConsumerTuning {
   /** Partitions whose batches may be handled at the same time (kafkajs partitionsConsumedConcurrently). */
@@ -165,16 +167,19 @@ export class KafkaGroupConsumer implements Consumer {
     const { batch, isRunning, isStale, resolveOffset, heartbeat } = payload;
     const { topic, partition } = batch;
     const key = keyOf(topic, partition);
-    const from = this.positions.get(key);
-    const records: TopicRecord[] = batch.messages
-      .map((m) => ({
-        topic, partition,
-        offset: Number(m.offset),
+    const from = this.positions.get(key) ?? 0;
+    // One pass, no intermediate array: every processor's consumer converts every record it reads.
+    const records: TopicRecord[] = [];
+    for (const m of batch.messages) {
+      const offset = Number(m.offset);
+      if (offset < from) continue;
+      records.push({
+        topic, partition, offset,
         key: m.key === null ? null : m.key.toString('utf8'),
-        value: m.value ?? Buffer.alloc(0),
+        value: m.value ?? EMPTY_VALUE,
         timestamp: Number(m.timestamp),
-      }))
-      .filter((r) => from === undefined || r.offset >= from);
+      });
+    }
     const highWatermark = Number(batch.highWatermark);
 
     for (let start = 0; start < records.length; start += this.maxBatch) {
