@@ -38,7 +38,8 @@ export class UserInterner {
  * to eight different strings for a key and compared them character by character.
  */
 export class NumberedKeys implements KeyNumbering {
-  private readonly numberOf = new Map<string, number>();
+  /** A key's number is its user's interned id in this processor-wide interner. */
+  private readonly users = new UserInterner();
   private readonly keys: string[] = [];
 
   constructor(private readonly keyOf: (user: string) => string) {}
@@ -49,12 +50,8 @@ export class NumberedKeys implements KeyNumbering {
 
   /** The number of `user`'s key, assigning the next one on first sight. */
   number(user: string): number {
-    let n = this.numberOf.get(user);
-    if (n === undefined) {
-      n = this.keys.length;
-      this.numberOf.set(user, n);
-      this.keys.push(this.keyOf(user));
-    }
+    const n = this.users.intern(user);
+    if (n === this.keys.length) this.keys.push(this.keyOf(user));
     return n;
   }
 

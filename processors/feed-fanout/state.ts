@@ -4,7 +4,6 @@
 import { BlockBook } from './block-book.ts';
 import { FollowerIndex } from './follower-index.ts';
 import { InternedKeys, NumberedKeys, UserInterner } from './interner.ts';
-import { feedKey } from './keys.ts';
 import { PrivacyBook } from './privacy.ts';
 import { EarlyDeletions, RecentPosts } from './recent-posts.ts';
 
@@ -21,8 +20,8 @@ export interface FeedFanoutState {
   earlyDeletions: EarlyDeletions;
 }
 
-/** `feedKeys` numbers the feeds of every partition of one processor; a new one when omitted. */
-export function createFeedFanoutState(retainPostsPerAuthor: number, feedKeys = new NumberedKeys(feedKey)): FeedFanoutState {
+/** `feedKeys` numbers the feeds of every partition of one processor (createFeedFanout makes it). */
+export function createFeedFanoutState(retainPostsPerAuthor: number, feedKeys: NumberedKeys): FeedFanoutState {
   const users = new UserInterner();
   return {
     users,

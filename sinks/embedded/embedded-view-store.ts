@@ -208,19 +208,15 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
       }
       return entry;
     };
+    const place = (slot: number) => {
+      slotOf[at++] = slot;
+      counts[slot]++;
+    };
     try {
       for (const e of effects) {
-        if (e.kind !== 'zaddEach') {
-          const slot = slotFor(e.key);
-          slotOf[at++] = slot;
-          counts[slot]++;
-        } else if (e.numbers === undefined) {
-          for (const key of e.keys) {
-            const slot = slotFor(key);
-            slotOf[at++] = slot;
-            counts[slot]++;
-          }
-        } else {
+        if (e.kind !== 'zaddEach') place(slotFor(e.key));
+        else if (e.numbers === undefined) for (const key of e.keys) place(slotFor(key));
+        else {
           const { table, numbered } = tableFor(e.numbering!);
           const { numbers, keys: named } = e;
           for (let i = 0; i < numbers.length; i++) {
@@ -234,8 +230,7 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
             } else if (keys[slot] !== named[i]) {
               throw new SinkError(`zaddEach of ${e.member}: key number ${n} names both "${keys[slot]}" and "${named[i]}"`);
             }
-            slotOf[at++] = slot;
-            counts[slot]++;
+            place(slot);
           }
         }
       }
