@@ -27,6 +27,7 @@ import {
   type CopyRequest, type ViewBatch, type ViewEffect, type ViewEntry, type ViewStore,
 } from '../view-store.ts';
 import type { SetChange } from './packed-members.ts';
+import { groupBySlot, type SlotGroups } from './slot-groups.ts';
 import { SortedSet, storedArrays, type StoredSortedSet } from './sorted-set.ts';
 import { viewCodec, type StoredView } from './view-codec.ts';
 
@@ -171,15 +172,14 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
 
   /**
    * Effects grouped by key, in batch order per key, keys in first-seen order; a zaddEach joins the
-   * group of each of its keys. Counted first, then placed in arrays of their final length: a rebuild
-   * batch spreads millions of effects over ~100k feeds, and growing that many arrays push by push
-   * took twice as long. A numbered fanout finds its keys' slots by number: hashing each of a rebuild
-   * batch's 12M fanout keys took longer than applying them. Every distinct key is checked here, once.
+   * group of each of its keys. Each (effect, key) pair gets its key's slot, then the pairs are grouped
+   * by slot (slot-groups.ts). A numbered fanout finds its keys' slots by number: hashing each of a
+   * rebuild batch's 12M fanout keys took longer than applying them. Every distinct key is checked
+   * here, once.
    */
-  function byKey(effects: ViewEffect[]): { keys: string[]; groups: ViewEffect[][] } {
+  function byKey(effects: ViewEffect[]): { keys: string[]; groups: SlotGroups<ViewEffect> } {
     const slots = new Map<string, number>();
     const keys: string[] = [];
-    const counts: number[] = [];
     let pairs = 0;
     for (const e of effects) pairs += effectWeight(e);
     // The slot of every (effect, key) pair, in batch order.
@@ -192,7 +192,6 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
         slot = keys.length;
         slots.set(key, slot);
         keys.push(key);
-        counts.push(0);
       }
       return slot;
     };
@@ -208,14 +207,11 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
       }
       return entry;
     };
-    const place = (slot: number) => {
-      slotOf[at++] = slot;
-      counts[slot]++;
-    };
+    // `at` stays out of closures: this loop runs once per pair, 12M times in a rebuild batch.
     try {
       for (const e of effects) {
-        if (e.kind !== 'zaddEach') place(slotFor(e.key));
-        else if (e.numbers === undefined) for (const key of e.keys) place(slotFor(key));
+        if (e.kind !== 'zaddEach') slotOf[at++] = slotFor(e.key);
+        else if (e.numbers === undefined) for (const key of e.keys) slotOf[at++] = slotFor(key);
         else {
           const { table, numbered } = tableFor(e.numbering!);
           const { numbers, keys: named } = e;
@@ -230,7 +226,7 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
             } else if (keys[slot] !== named[i]) {
               throw new SinkError(`zaddEach of ${e.member}: key number ${n} names both "${keys[slot]}" and "${named[i]}"`);
             }
-            place(slot);
+            slotOf[at++] = slot;
           }
         }
       }
@@ -238,27 +234,17 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
       // The tables outlive the batch: only the numbers it used are cleared.
       for (const { table, numbered } of used.values()) for (const n of numbered) table[n] = -1;
     }
-    const groups = counts.map((count) => new Array<ViewEffect>(count));
-    const filled = new Int32Array(keys.length);
-    at = 0;
-    for (const e of effects) {
-      const times = effectWeight(e);
-      for (let n = 0; n < times; n++) {
-        const slot = slotOf[at++];
-        groups[slot][filled[slot]++] = e;
-      }
-    }
-    return { keys, groups };
+    return { keys, groups: groupBySlot(slotOf, keys.length, effects, effectWeight) };
   }
 
   async function writeBatch(batch: ViewBatch, effects: ViewEffect[]): Promise<void> {
     const { generation, processor } = batch;
-    const { keys, groups } = byKey(effects);
+    const { keys, groups: { start, grouped } } = byKey(effects);
     await root.childTransaction(() => {
       const now = Date.now();
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i];
-        put([generation, key], applyToKey(key, load(generation, key, now), groups[i], now));
+        put([generation, key], applyToKey(key, load(generation, key, now), grouped.slice(start[i], start[i + 1]), now));
       }
       if (batch.offsets.length) {
         const held = { ...(offsetsDb.get([generation, processor]) ?? {}) };
