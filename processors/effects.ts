@@ -10,10 +10,16 @@ export type Effect =
    * effect for a fanout instead of one per follower: at 20 followers a post, a rebuild made ~20M
    * effect objects per 1M events, and creating, batching and grouping them cost more than applying them.
    */
-  | ({ kind: 'zaddEach'; member: string; score: number; cap?: number } & FanoutKeys)
+  | {
+    kind: 'zaddEach'; keys: string[]; member: string; score: number; cap?: number;
+    /**
+     * When the processor numbers the keys it names: `keys[i]` is the key numbered `numbers[i]` in
+     * `numbering`. A view store may then group a batch's fanouts by number instead of hashing every
+     * key (bench/RESULTS.md, "Fanout keys by number"); one that does not ignores both.
+     */
+    numbering?: KeyNumbering; numbers?: number[];
+  }
   | { kind: 'zrem'; key: string; member: string }
-  /** The same zrem on each of `keys`, in order (a deleted post out of its followers' feeds). */
-  | ({ kind: 'zremEach'; member: string } & FanoutKeys)
   /** Removes every member whose `tag` (see zadd members built with `taggedMember`) equals `tag`. */
   | { kind: 'zremTagged'; key: string; tag: string }
   /** Replaces a whole ordered set (e.g. the trending top 100) in one step. */
@@ -29,22 +35,6 @@ export type Effect =
   /** A record for an internal repartition topic, keyed by another field (Kafka Streams' through()). */
   | { kind: 'repartition'; topic: string; key: string; value: Record<string, unknown> };
 
-/** The keys a fanout effect (zaddEach, zremEach) changes, one after the other. */
-export interface FanoutKeys {
-  keys: string[];
-  /**
-   * When the processor numbers the keys it names: `keys[i]` is the key numbered `numbers[i]` in
-   * `numbering`. A view store may then group a batch's fanouts by number instead of hashing every
-   * key (bench/RESULTS.md, "Fanout keys by number"); one that does not ignores both.
-   */
-  numbering?: KeyNumbering;
-  numbers?: number[];
-}
-
-export type FanoutEffect = Extract<Effect, FanoutKeys>;
-
-export const isFanout = (effect: Effect): effect is FanoutEffect => effect.kind === 'zaddEach' || effect.kind === 'zremEach';
-
 /**
  * Dense numbers (0, 1, 2... up to size - 1) that a processor gives the keys it names: a key keeps its
  * number, and no two keys share one, for as long as the numbering lives.
@@ -55,7 +45,7 @@ export interface KeyNumbering {
 
 /** How many single-key changes an effect stands for: what a batch's size counts. */
 export function effectWeight(effect: Effect): number {
-  return isFanout(effect) ? effect.keys.length : 1;
+  return effect.kind === 'zaddEach' ? effect.keys.length : 1;
 }
 
 /** Members of tagged sets are "<id>|<tag>", so all of one author's posts can leave a feed at once. */

@@ -14,7 +14,7 @@
 //   neither its effects nor its offsets.
 // - `row` and `repartition` effects do not belong here (the runtime routes them to the analytics store
 //   and to internal topics); a batch that contains one is rejected as a programming error.
-import type { Effect, FanoutEffect } from '../processors/effects.ts';
+import type { Effect } from '../processors/effects.ts';
 import type { Sink } from '../processors/runtime.ts';
 import type { TopicPartitionOffset } from '../topics/types.ts';
 import { SinkError } from './errors.ts';
@@ -167,7 +167,7 @@ export function keyTypeOf(effect: ViewEffect): 'zset' | 'hash' | 'any' {
 /**
  * Checks a whole batch before anything is written, so that a bad effect fails the batch as a unit
  * (Redis has no rollback; the embedded store aborts its transaction, but failing early is clearer).
- * With `fanoutKeys: 'checked by the caller'` the keys of fanout effects (zaddEach, zremEach) are left out: a store that
+ * With `fanoutKeys: 'checked by the caller'` the keys of zaddEach effects are left out: a store that
  * visits every distinct key anyway checks each once (checkKey) before it writes, instead of once per
  * follower of every post.
  */
@@ -190,12 +190,13 @@ export function validateBatch(batch: ViewBatch, options: { fanoutKeys?: 'checked
         checkCap(effect.cap, effect.key);
         break;
       case 'zaddEach':
-        checkFanout(effect, checkFanoutKeys);
+        if (!Array.isArray(effect.keys) || effect.keys.length === 0) throw new SinkError(`zaddEach of ${effect.member} names no keys`);
+        if (checkFanoutKeys) for (const key of effect.keys) checkKey(key);
+        if (effect.numbers !== undefined && (effect.numbering === undefined || effect.numbers.length !== effect.keys.length)) {
+          throw new SinkError(`zaddEach of ${effect.member} has ${effect.keys.length} keys but ${effect.numbers.length} numbers${effect.numbering ? '' : ' and no numbering'}`);
+        }
         checkScore(effect.score, `zaddEach score for ${effect.keys[0]}`);
         checkCap(effect.cap, effect.keys[0]);
-        break;
-      case 'zremEach':
-        checkFanout(effect, checkFanoutKeys);
         break;
       case 'zreplace':
         checkKey(effect.key);
@@ -221,14 +222,6 @@ export function validateBatch(batch: ViewBatch, options: { fanoutKeys?: 'checked
     }
   }
   return batch.effects as ViewEffect[];
-}
-
-function checkFanout(effect: FanoutEffect, checkKeys: boolean): void {
-  if (!Array.isArray(effect.keys) || effect.keys.length === 0) throw new SinkError(`${effect.kind} of ${effect.member} names no keys`);
-  if (checkKeys) for (const key of effect.keys) checkKey(key);
-  if (effect.numbers !== undefined && (effect.numbering === undefined || effect.numbers.length !== effect.keys.length)) {
-    throw new SinkError(`${effect.kind} of ${effect.member} has ${effect.keys.length} keys but ${effect.numbers.length} numbers${effect.numbering ? '' : ' and no numbering'}`);
-  }
 }
 
 export const offsetField = (o: { topic: string; partition: number }) => `${o.topic}:${o.partition}`;

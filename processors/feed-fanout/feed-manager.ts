@@ -20,7 +20,7 @@
 import type {
   Block, DarkroomEvent, Follow, PostCreated, PostDeleted, ProfileUpdated, Unblock, Unfollow,
 } from '../../schemas/events.ts';
-import { taggedMember, type Effect, type FanoutKeys } from '../effects.ts';
+import { taggedMember, type Effect } from '../effects.ts';
 import {
   blockedByKey, blocksKey, celebritiesFollowedKey, feedKey, followingKey, postKey, profileKey, timelineKey,
 } from './keys.ts';
@@ -77,9 +77,19 @@ export class FeedManager {
     });
     out.push({ kind: 'zadd', key: timelineKey(post.author_id), member: post.post_id, score: post.ts });
     const member = taggedMember(post.post_id, post.author_id);
-    // A private account's followers are exactly the people allowed to see it, so the same fanout serves.
+    const { numbering } = s.feedKeys;
+    const numbers = [s.feedKeys.numberOf(author)];
+    const feeds = [numbering.key(numbers[0])];
     const fanOutOnWrite = !s.celebrities.has(author);
-    out.push({ kind: 'zaddEach', ...feedsOf(s, author, fanOutOnWrite), member, score: post.ts, cap: this.rules.feedLength });
+    if (fanOutOnWrite) {
+      // A private account's followers are exactly the people allowed to see it, so the same loop serves.
+      s.followers.forEachFollower(author, (follower) => {
+        const n = s.feedKeys.numberOf(follower);
+        numbers.push(n);
+        feeds.push(numbering.key(n));
+      });
+    }
+    out.push({ kind: 'zaddEach', keys: feeds, numbering, numbers, member, score: post.ts, cap: this.rules.feedLength });
     s.posts.add(author, { postId: post.post_id, ts: post.ts, inFollowerFeeds: fanOutOnWrite });
   }
 
@@ -91,8 +101,12 @@ export class FeedManager {
     const member = taggedMember(deletion.post_id, deletion.author_id);
     out.push({ kind: 'del', key: postKey(deletion.post_id) });
     out.push({ kind: 'zrem', key: timelineKey(deletion.author_id), member: deletion.post_id });
+    out.push({ kind: 'zrem', key: feedKey(deletion.author_id), member });
     // A post we no longer hold may have been fanned out before the author became a celebrity.
-    out.push({ kind: 'zremEach', ...feedsOf(s, author, !retained || retained.inFollowerFeeds), member });
+    if (retained && !retained.inFollowerFeeds) return;
+    s.followers.forEachFollower(author, (follower) => {
+      out.push({ kind: 'zrem', key: s.feedKeys.of(follower), member });
+    });
   }
 
   /** U follows A: A's newest posts enter U's feed, or A joins U's celebrities-followed. */
@@ -224,19 +238,4 @@ export class FeedManager {
   private feedEntry(key: string, member: string, ts: number): Effect {
     return { kind: 'zadd', key, member, score: ts, cap: this.rules.feedLength };
   }
-}
-
-/** The feeds a post of `author` reaches: the author's own, then, `withFollowers`, each follower's, numbered. */
-function feedsOf(s: FeedFanoutState, author: number, withFollowers: boolean): FanoutKeys {
-  const { numbering } = s.feedKeys;
-  const numbers = [s.feedKeys.numberOf(author)];
-  const keys = [numbering.key(numbers[0])];
-  if (withFollowers) {
-    s.followers.forEachFollower(author, (follower) => {
-      const n = s.feedKeys.numberOf(follower);
-      numbers.push(n);
-      keys.push(numbering.key(n));
-    });
-  }
-  return { keys, numbering, numbers };
 }

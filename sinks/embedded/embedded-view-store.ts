@@ -19,7 +19,7 @@
 // the latest committed batch).
 import path from 'node:path';
 import { open, type Database, type RootDatabase, type RootDatabaseOptions } from 'lmdb';
-import { effectWeight, isFanout, splitTaggedMember, type KeyNumbering } from '../../processors/effects.ts';
+import { effectWeight, splitTaggedMember, type KeyNumbering } from '../../processors/effects.ts';
 import type { TopicPartitionOffset } from '../../topics/types.ts';
 import { SinkError } from '../errors.ts';
 import {
@@ -118,10 +118,7 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
         case 'zaddEach':
           set.add(e.member, e.score, e.cap);
           break;
-        case 'zrem':
-        case 'zremEach':
-          set.remove(e.member);
-          break;
+        case 'zrem': set.remove(e.member); break;
         case 'zremTagged': {
           const tag = e.tag;
           set.removeWhere((m) => splitTaggedMember(m).tag === tag);
@@ -150,7 +147,7 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
    */
   function changedTogether(value: Working, effects: ViewEffect[]): Working {
     if (effects.length < 2 || (value !== undefined && value.kind !== 'zset')) return undefined;
-    for (const e of effects) if (e.kind !== 'zadd' && e.kind !== 'zaddEach' && e.kind !== 'zrem' && e.kind !== 'zremEach') return undefined;
+    for (const e of effects) if (e.kind !== 'zadd' && e.kind !== 'zaddEach' && e.kind !== 'zrem') return undefined;
     const working = value ?? { kind: 'zset', set: new SortedSet() };
     return working.set.applyChanges(effects as SetChange[]) ? working : undefined;
   }
@@ -175,7 +172,7 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
 
   /**
    * Effects grouped by key, in batch order per key, keys in first-seen order; a zaddEach joins the
-   * group of each of its keys, as does a zremEach. Each (effect, key) pair gets its key's slot, then the pairs are grouped
+   * group of each of its keys. Each (effect, key) pair gets its key's slot, then the pairs are grouped
    * by slot (slot-groups.ts). A numbered fanout finds its keys' slots by number: hashing each of a
    * rebuild batch's 12M fanout keys took longer than applying them. Every distinct key is checked
    * here, once.
@@ -213,7 +210,7 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
     // `at` stays out of closures: this loop runs once per pair, 12M times in a rebuild batch.
     try {
       for (const e of effects) {
-        if (!isFanout(e)) slotOf[at++] = slotFor(e.key);
+        if (e.kind !== 'zaddEach') slotOf[at++] = slotFor(e.key);
         else if (e.numbers === undefined) for (const key of e.keys) slotOf[at++] = slotFor(key);
         else {
           const { table, numbered } = tableFor(e.numbering!);
@@ -223,11 +220,11 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
             let slot = table[n];
             if (slot === undefined || slot < 0) {
               // First met in this batch (the table is longer than the numbering, and typed arrays take no other index).
-              if (slot === undefined || n >= e.numbering!.size) throw new SinkError(`${e.kind} of ${e.member}: key number ${n} is outside its numbering (size ${e.numbering!.size})`);
+              if (slot === undefined || n >= e.numbering!.size) throw new SinkError(`zaddEach of ${e.member}: key number ${n} is outside its numbering (size ${e.numbering!.size})`);
               slot = table[n] = slotFor(named[i]);
               numbered.push(n);
             } else if (keys[slot] !== named[i]) {
-              throw new SinkError(`${e.kind} of ${e.member}: key number ${n} names both "${keys[slot]}" and "${named[i]}"`);
+              throw new SinkError(`zaddEach of ${e.member}: key number ${n} names both "${keys[slot]}" and "${named[i]}"`);
             }
             slotOf[at++] = slot;
           }

@@ -9,7 +9,7 @@ export const SEPARATOR = '\0';
 export interface Packed { joined: string; scores: Float64Array; words: Uint32Array; count: number }
 
 /** A change a packed set takes in one pass (applyChanges): the view store's zadd and zrem. */
-export type SetChange = { kind: 'zadd' | 'zaddEach'; member: string; score: number; cap?: number } | { kind: 'zrem' | 'zremEach'; member: string };
+export type SetChange = { kind: 'zadd' | 'zaddEach'; member: string; score: number; cap?: number } | { kind: 'zrem'; member: string };
 
 /** A length byte of 255 means "255 or more": such a member is placed by looking for separators. */
 const LONG = 255;
@@ -192,8 +192,8 @@ export function applyChanges(packed: Packed, changes: readonly SetChange[]): Pac
     // Each member's word is made once here, for finding it and for storing it.
     const word = memberWord(change.member);
     if (word < 0) return undefined;
-    if (change.kind === 'zadd' || change.kind === 'zaddEach') overlay.add(change.member, word, change.score, change.cap);
-    else overlay.remove(change.member, word);
+    if (change.kind === 'zrem') overlay.remove(change.member, word);
+    else overlay.add(change.member, word, change.score, change.cap);
   }
   return overlay.result();
 }

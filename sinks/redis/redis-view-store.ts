@@ -224,10 +224,6 @@ export async function createRedisViewStore(options: RedisViewStoreOptions): Prom
           for (const key of e.keys) (byKey[indexOf(key) - FIRST_VIEW_KEY] ??= []).push({ kind: 'zadd', key, member: e.member, score: e.score, cap: e.cap });
           continue;
         }
-        if (e.kind === 'zremEach') {
-          for (const key of e.keys) (byKey[indexOf(key) - FIRST_VIEW_KEY] ??= []).push({ kind: 'zrem', key, member: e.member });
-          continue;
-        }
         const k = indexOf(e.key) - FIRST_VIEW_KEY;
         (byKey[k] ??= []).push(e);
       }

@@ -112,28 +112,6 @@ export function runViewStoreSuite(name: string, make: () => Promise<ViewStore>, 
       .rejects.toThrow(/2 keys but 1 numbers/);
   });
 
-  it(`${name}: zremEach takes one member out of each of its keys, numbered or not, in batch order with the keys' other effects`, async () => {
-    const store = await fresh();
-    const numbering = { size: 3 };
-    await apply(store, [
-      { kind: 'zaddEach', keys: ['feed:r0', 'feed:r1', 'feed:r2'], numbering, numbers: [0, 1, 2], member: 'p1', score: 1 },
-      { kind: 'zadd', key: 'feed:r1', member: 'p2', score: 2 },
-    ]);
-    await apply(store, [
-      { kind: 'zremEach', keys: ['feed:r0', 'feed:r1'], numbering, numbers: [0, 1], member: 'p1' },
-      { kind: 'zadd', key: 'feed:r0', member: 'p1', score: 5 }, // after the removal, so r0 holds p1 again
-      { kind: 'zremEach', keys: ['feed:r2', 'feed:absent'], member: 'p1' }, // unnumbered; an absent key stays absent
-      { kind: 'zremEach', keys: ['feed:r1'], numbering, numbers: [1], member: 'not-there' },
-    ]);
-    expect(await store.zrangeByScoreDesc(G, 'feed:r0', { limit: 10 })).toEqual([{ member: 'p1', score: 5 }]);
-    expect(await store.zrangeByScoreDesc(G, 'feed:r1', { limit: 10 })).toEqual([{ member: 'p2', score: 2 }]);
-    expect(await store.zcard(G, 'feed:r2')).toBe(0);
-    expect(await store.zcard(G, 'feed:absent')).toBe(0);
-    await expect(apply(store, [{ kind: 'zremEach', keys: [], member: 'x' }])).rejects.toThrow(/zremEach of x names no keys/);
-    await expect(apply(store, [{ kind: 'zremEach', keys: ['feed:r0'], numbering, numbers: [0, 1], member: 'x' }]))
-      .rejects.toThrow(/1 keys but 2 numbers/);
-  });
-
   it(`${name}: zrem and zremTagged (tag after the last '|')`, async () => {
     const store = await fresh();
     await apply(store, [
@@ -304,15 +282,13 @@ export function runViewStoreSuite(name: string, make: () => Promise<ViewStore>, 
     const score = fc.integer({ min: 1, max: 6 });
     const zkey = fc.constantFrom('feed:x', 'feed:x', 'feed:y');
     const skey = fc.constantFrom('set:x', 'set:y');
-    const effect: fc.Arbitrary<Extract<Effect, { kind: 'zadd' | 'zaddEach' | 'zrem' | 'zremEach' | 'sadd' | 'srem' }>> = fc.oneof(
+    const effect: fc.Arbitrary<Extract<Effect, { kind: 'zadd' | 'zaddEach' | 'zrem' | 'sadd' | 'srem' }>> = fc.oneof(
       { weight: 5, arbitrary: fc.record({ kind: fc.constant('zadd' as const), key: zkey, member, score, cap: fc.constant(3) }) },
       // A fanout: the same add on each of several keys, in the batch's order on every one of them;
       // numbered or not, as a processor may number its keys (one numbering for every batch and run).
       { weight: 3, arbitrary: fc.record({ kind: fc.constant('zaddEach' as const), keys: fc.subarray(['feed:x', 'feed:y'], { minLength: 1 }), member, score, cap: fc.constant(3), numbered: fc.boolean() })
         .map(({ numbered, ...e }) => (numbered ? { ...e, numbering: FEED_NUMBERING, numbers: e.keys.map((key) => (key === 'feed:x' ? 0 : 1)) } : e)) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('zrem' as const), key: zkey, member }) },
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant('zremEach' as const), keys: fc.subarray(['feed:x', 'feed:y'], { minLength: 1 }), member, numbered: fc.boolean() })
-        .map(({ numbered, ...e }) => (numbered ? { ...e, numbering: FEED_NUMBERING, numbers: e.keys.map((key) => (key === 'feed:x' ? 0 : 1)) } : e)) },
       { weight: 2, arbitrary: fc.record({ kind: fc.constant('sadd' as const), key: skey, member, expiresAt: fc.constantFrom(1, 4_000_000_000_000) }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('srem' as const), key: skey, member }) },
     );
@@ -335,7 +311,6 @@ export function runViewStoreSuite(name: string, make: () => Promise<ViewStore>, 
         };
         for (const e of batch) {
           if (e.kind === 'zaddEach') for (const key of e.keys) zadd(key, e.member, e.score, e.cap!);
-          else if (e.kind === 'zremEach') for (const key of e.keys) setOf(key).delete(e.member);
           else if (e.kind === 'zadd') zadd(e.key, e.member, e.score, e.cap!);
           else if (e.kind === 'sadd') setOf(e.key).set(e.member, e.expiresAt!);
           else setOf(e.key).delete(e.member);

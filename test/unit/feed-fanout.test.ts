@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { routeOf, type DarkroomEvent } from '../../schemas/events.ts';
-import { splitTaggedMember, type Effect, type FanoutEffect, type KeyNumbering } from '../../processors/effects.ts';
+import { splitTaggedMember, type Effect, type KeyNumbering } from '../../processors/effects.ts';
 import {
   blockedByKey, blocksKey, celebritiesFollowedKey, createFeedFanout, feedKey, followingKey, postKey,
   profileKey, timelineKey, type FeedFanoutInput, type FeedFanoutOptions, type FeedFanoutState,
@@ -27,10 +27,6 @@ class Views {
         for (const key of effect.keys) this.zadd(key, effect.member, effect.score, effect.cap);
         break;
       case 'zrem': this.zsets.get(effect.key)?.delete(effect.member); break;
-      case 'zremEach':
-        this.checkNumbers(effect);
-        for (const key of effect.keys) this.zsets.get(key)?.delete(effect.member);
-        break;
       case 'zremTagged':
         for (const member of [...this.zset(effect.key).keys()]) {
           if (splitTaggedMember(member).tag === effect.tag) this.zsets.get(effect.key)!.delete(member);
@@ -49,7 +45,7 @@ class Views {
   private readonly byNumber = new Map<number, string>();
   numberings = new Set<KeyNumbering>();
 
-  private checkNumbers(effect: FanoutEffect): void {
+  private checkNumbers(effect: Extract<Effect, { kind: 'zaddEach' }>): void {
     expect(effect.numbers, 'feed-fanout numbers its fanouts').toBeDefined();
     expect(effect.numbers!.length).toBe(effect.keys.length);
     this.numberings.add(effect.numbering!);
