@@ -8,8 +8,11 @@
 // processors on worker threads of their own instead, one thread per group owning every partition:
 // what a rebuild asks for (processors/replay/batching.ts rebuildThreads).
 import os from 'node:os';
-import type { TopicBackend, TopicPartitionOffset } from '../topics/types.ts';
-import { startProcessor, type Batching, type RecordCodec, type RunningProcessor, type RuntimeObserver, type Sink } from './runtime.ts';
+import type { Consumer, TopicBackend, TopicPartitionOffset } from '../topics/types.ts';
+import type { Processor } from './processor.ts';
+import {
+  consumerOptionsOf, startProcessor, type Batching, type RecordCodec, type RunningProcessor, type RuntimeObserver, type RuntimeOptions, type Sink,
+} from './runtime.ts';
 import type { Topology } from './topology.ts';
 import type { WorkerSetup } from './workers/protocol.ts';
 import type { WorkerHost } from './workers/host.ts';
@@ -142,15 +145,20 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     throw error;
   }
   try {
-    for (const node of nodes) {
+    const here = nodes.filter((node) => !running.has(node.processor.name));
+    const runtime = {
+      backend: options.backend, codec: options.codec, groupPrefix: options.groupPrefix ?? 'darkroom',
+      observer: options.observer, log: options.log, maxBatchEffects: options.maxBatchEffects, lingerMs: options.lingerMs,
+      partitions: options.partitions,
+    };
+    const consumers = sharedConsumers(options.backend, here.map((node) => node.processor), runtime);
+    // Together: the consumers of a set join their group once all of them run.
+    const starts = await Promise.allSettled(here.map(async (node, i) => {
       const name = node.processor.name;
-      if (running.has(name)) continue;
-      running.set(name, await startProcessor({ processor: node.processor, stateful: node.stateful, sink: options.sinkFor(name, node.sink) }, {
-        backend: options.backend, codec: options.codec, groupPrefix: options.groupPrefix ?? 'darkroom',
-        observer: options.observer, log: options.log, maxBatchEffects: options.maxBatchEffects, lingerMs: options.lingerMs,
-        partitions: options.partitions,
-      }));
-    }
+      running.set(name, await startProcessor({ processor: node.processor, stateful: node.stateful, sink: options.sinkFor(name, node.sink) }, { ...runtime, consumer: consumers?.[i] }));
+    }));
+    const failed = starts.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
   } catch (error) {
     for (const p of running.values()) if (!hosted.has(p)) await p.stop().catch(() => {});
     await stopHosts();
@@ -170,6 +178,17 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       await stopHosts();
     },
   };
+}
+
+/**
+ * On Kafka, the processors of this thread read through one group membership: each topic is fetched
+ * and converted once for all of them (TopicBackend.consumerSet). The group is named after the set, so
+ * processes running the same processors share partitions, and a different set never takes some.
+ */
+function sharedConsumers(backend: TopicBackend, processors: Processor<unknown, unknown>[], runtime: Pick<RuntimeOptions, 'groupPrefix' | 'partitions'>): Consumer[] | undefined {
+  if (!backend.consumerSet || processors.length < 2) return undefined;
+  const names = processors.map((p) => p.name).sort();
+  return backend.consumerSet(`${runtime.groupPrefix}-${names.join('+')}`, processors.map((p) => consumerOptionsOf(p, runtime)));
 }
 
 function cores(): number {

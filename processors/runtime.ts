@@ -5,7 +5,7 @@
 import { effectWeight, type Effect } from './effects.ts';
 import type { Processor, Source } from './processor.ts';
 import type {
-  Consumer, ProduceRecord, RecordBatch, TopicBackend, TopicPartition, TopicPartitionOffset, TopicRecord,
+  Consumer, ConsumerOptions, ProduceRecord, RecordBatch, TopicBackend, TopicPartition, TopicPartitionOffset, TopicRecord,
 } from '../topics/types.ts';
 
 /** Where a processor's effects land; `apply` writes effects and offsets atomically. */
@@ -71,6 +71,11 @@ export interface RuntimeOptions {
   lingerMs?: number;
   /** Subset of partitions to own (worker threads); all when omitted. */
   partitions?: number[];
+  /**
+   * A consumer made for this processor with `consumerOptionsOf` (one of a consumer set sharing a
+   * fetch); otherwise the runtime makes its own.
+   */
+  consumer?: Consumer;
   observer?: RuntimeObserver;
   log?: (line: string) => void;
 }
@@ -230,6 +235,16 @@ export interface ProcessorDefinition<S> {
    * to the sink's offsets.
    */
   stateful: boolean;
+}
+
+/** How a processor reads its inputs: its own consumer group, from the earliest record. */
+export function consumerOptionsOf(processor: Processor<unknown, unknown>, options: Pick<RuntimeOptions, 'groupPrefix' | 'partitions'>): ConsumerOptions {
+  return {
+    groupId: `${options.groupPrefix}-${processor.name}`,
+    topics: [...processor.inputs],
+    reset: 'earliest',
+    ...(options.partitions ? { partitions: options.partitions } : {}),
+  };
 }
 
 export async function startProcessor<S>(def: ProcessorDefinition<S>, options: RuntimeOptions): Promise<RunningProcessor> {
@@ -644,13 +659,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
   };
   let timer = startLingerTimer();
 
-  const consumerOptions = {
-    groupId: `${options.groupPrefix}-${processor.name}`,
-    topics: [...processor.inputs],
-    reset: 'earliest' as const,
-    ...(options.partitions ? { partitions: options.partitions } : {}),
-  };
-  consumer = backend.consumer(consumerOptions);
+  consumer = options.consumer ?? backend.consumer(consumerOptionsOf(processor, options));
   await consumer.run({ eachBatch, onAssigned, onRevoked });
 
   return {

@@ -101,6 +101,14 @@ export interface TopicBackend {
    */
   produce(topic: string, records: ProduceRecord[]): Promise<TopicPartitionOffset[]>;
   consumer(options: ConsumerOptions): Consumer;
+  /**
+   * Consumers that share one group membership and one fetch, as a Kafka Streams thread serves all its
+   * tasks with one consumer: each topic-partition is fetched once and handed to every consumer that
+   * reads it. Each keeps its own position (its onAssigned offsets); the group's committed offset of a
+   * partition is the lowest of its readers'. The group joins once every consumer has called `run`.
+   * Absent where a consumer reads cheaply on its own (the embedded log reads a local file).
+   */
+  consumerSet?(groupId: string, members: ConsumerOptions[]): Consumer[];
   /** Every partition of the topics; offset -1 where the group never committed (Kafka's convention). */
   committed(groupId: string, topics: string[]): Promise<TopicPartitionOffset[]>;
   lag(groupId: string, topics: string[]): Promise<PartitionLag[]>;

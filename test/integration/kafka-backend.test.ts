@@ -155,6 +155,58 @@ describeWith(['kafka'], 'Kafka topic backend', () => {
       expect(calls).toEqual([[0, 1], [0, 1], [2, 3]]);
     });
 
+    it('a consumer set fetches once for all its consumers: each gets its own topics from its own position, commits take the lowest', async () => {
+      const shared = spec(unique('set-shared'), 2);
+      const own = spec(unique('set-own'), 2);
+      await backend.ensureTopics([shared, own]);
+      const values = (n: number) => Array.from({ length: n }, (_, i) => ({ key: null, value: Buffer.from(String(i)), partition: i % 2 }));
+      await backend.produce(shared.name, values(10));
+      await backend.produce(own.name, values(4));
+      const groupId = unique('set-g');
+      const [fromStart, resumed] = backend.consumerSet!(groupId, [
+        { groupId: `${groupId}-a`, topics: [shared.name, own.name] },
+        { groupId: `${groupId}-b`, topics: [shared.name], maxBatchRecords: 1 },
+      ]);
+      const seen = { a: [] as string[], b: [] as string[] };
+      const runs = [
+        fromStart.run({
+          async eachBatch(batch) { for (const r of batch.records) seen.a.push(`${r.topic === own.name ? 'own' : 'shared'}/${r.partition}/${r.offset}`); },
+          async onAssigned(tps) { return tps.map((tp) => ({ ...tp, offset: 0 })); },
+        }),
+        resumed.run({
+          async eachBatch(batch) {
+            expect(batch.records).toHaveLength(1);
+            seen.b.push(`shared/${batch.partition}/${batch.records[0].offset}`);
+          },
+          async onAssigned(tps) { return tps.map((tp) => ({ ...tp, offset: 3 })); },
+        }),
+      ];
+      await Promise.all(runs);
+      const deadline = Date.now() + 30_000;
+      while ((seen.a.length < 14 || seen.b.length < 4) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(seen.a.sort()).toEqual([
+        ...['own/0/0', 'own/0/1', 'own/1/0', 'own/1/1'],
+        ...[0, 1, 2, 3, 4].flatMap((o) => [`shared/0/${o}`, `shared/1/${o}`]),
+      ].sort());
+      expect(seen.b.sort()).toEqual(['shared/0/3', 'shared/0/4', 'shared/1/3', 'shared/1/4']);
+
+      // Only a partition that every reader committed is committed, at the lowest of theirs.
+      await resumed.commit([{ topic: shared.name, partition: 0, offset: 5 }, { topic: shared.name, partition: 1, offset: 4 }]);
+      await fromStart.commit([{ topic: shared.name, partition: 0, offset: 2 }, { topic: own.name, partition: 1, offset: 2 }]);
+      const committed = async (topic: string) => (await backend.committed(groupId, [topic])).map((c) => c.offset);
+      expect(await committed(shared.name)).toEqual([2, -1]);
+      expect(await committed(own.name)).toEqual([-1, 2]);
+
+      // One consumer stops; the other goes on receiving new records, then the group is left.
+      await resumed.stop();
+      await backend.produce(shared.name, [{ key: null, value: Buffer.from('late'), partition: 1 }]);
+      while (!seen.a.includes('shared/1/5') && Date.now() < deadline + 30_000) await new Promise((r) => setTimeout(r, 20));
+      expect(seen.a).toContain('shared/1/5');
+      expect(seen.b).toHaveLength(4);
+      await fromStart.stop();
+      await expect(fromStart.commit([{ topic: own.name, partition: 0, offset: 1 }])).rejects.toThrow(/has left the group/);
+    });
+
     it('puts a key in the same partition as a foreign client with the murmur2 partitioner (kcat)', async (ctx) => {
       const kcat = await run('kcat', ['-V']).then(() => true, () => false);
       if (!kcat) {

@@ -6,7 +6,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Consumer, ConsumerOptions, TopicBackend } from '../types.ts';
 import { KafkaTopicAdmin } from './admin.ts';
 import { createKafkaClient } from './client.ts';
-import { DEFAULT_CONSUMER_TUNING, KafkaGroupConsumer, type KafkaConsumerTuning } from './consumer.ts';
+import { DEFAULT_CONSUMER_TUNING, KafkaGroupMembership, type KafkaConsumerTuning } from './consumer.ts';
 import { KafkaBackendError } from './errors.ts';
 import { KafkaRecordProducer } from './producer.ts';
 
@@ -41,30 +41,32 @@ export function createKafkaBackend(options: KafkaBackendOptions): TopicBackend {
     if (!producer) producers.set(topic, (producer = new KafkaRecordProducer(kafka, admin, brokers, options.produceTimeoutMs)));
     return producer;
   };
-  const consumers = new Set<KafkaGroupConsumer>();
+  const memberships = new Set<KafkaGroupMembership>();
   const tuning = { ...DEFAULT_CONSUMER_TUNING, ...options.consumer };
   let closed = false;
 
   const host = {
     kafka, admin, brokers, tuning,
     reportError: log,
-    released: (consumer: KafkaGroupConsumer) => consumers.delete(consumer),
+    released: (membership: KafkaGroupMembership) => memberships.delete(membership),
   };
   const open = () => {
     if (closed) throw new KafkaBackendError('the Kafka backend is closed');
+  };
+  const join = (groupId: string, members: ConsumerOptions[]): Consumer[] => {
+    open();
+    // `partitions` (a fixed subset per worker) does not apply: the group protocol assigns partitions.
+    const membership = new KafkaGroupMembership(host, groupId, members);
+    memberships.add(membership);
+    return membership.members;
   };
 
   return {
     kind: 'kafka',
     async ensureTopics(specs) { open(); await admin.ensureTopics(specs); },
     async produce(topic, records) { open(); return producerFor(topic).produce(topic, records); },
-    consumer(consumerOptions: ConsumerOptions): Consumer {
-      open();
-      // `partitions` (a fixed subset per worker) does not apply: the group protocol assigns partitions.
-      const consumer = new KafkaGroupConsumer(host, consumerOptions);
-      consumers.add(consumer);
-      return consumer;
-    },
+    consumer: (consumerOptions: ConsumerOptions) => join(consumerOptions.groupId, [consumerOptions])[0],
+    consumerSet: join,
     committed: (groupId, topics) => admin.committed(groupId, topics),
     lag: (groupId, topics) => admin.lag(groupId, topics),
     endOffsets: (topic) => admin.endOffsets(topic),
@@ -72,7 +74,7 @@ export function createKafkaBackend(options: KafkaBackendOptions): TopicBackend {
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.all([...consumers].map((c) => c.stop()));
+      await Promise.all([...memberships].map((m) => m.stop()));
       await Promise.all([...producers.values()].map((p) => p.close()));
       await admin.close();
     },
