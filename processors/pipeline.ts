@@ -182,13 +182,13 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
 
 /**
  * On Kafka, the processors of this thread read through one group membership: each topic is fetched
- * and converted once for all of them (TopicBackend.consumerSet). The group is named after the set, so
- * processes running the same processors share partitions, and a different set never takes some.
+ * and converted once for all of them (TopicBackend.consumerSet). Its group is the same whatever the
+ * set: during a rollout that adds a processor, the group assigns every partition to the replicas that
+ * read every topic (co-partitioned-assigner.ts), so old and new replicas never both apply a partition.
  */
 function sharedConsumers(backend: TopicBackend, processors: Processor<unknown, unknown>[], runtime: Pick<RuntimeOptions, 'groupPrefix' | 'partitions'>): Consumer[] | undefined {
   if (!backend.consumerSet || processors.length < 2) return undefined;
-  const names = processors.map((p) => p.name).sort();
-  return backend.consumerSet(`${runtime.groupPrefix}-${names.join('+')}`, processors.map((p) => consumerOptionsOf(p, runtime)));
+  return backend.consumerSet(`${runtime.groupPrefix}-processors`, processors.map((p) => consumerOptionsOf(p, runtime)));
 }
 
 function cores(): number {
