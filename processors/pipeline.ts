@@ -155,7 +155,13 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     // Together: the consumers of a set join their group once all of them run.
     const starts = await Promise.allSettled(here.map(async (node, i) => {
       const name = node.processor.name;
-      running.set(name, await startProcessor({ processor: node.processor, stateful: node.stateful, sink: options.sinkFor(name, node.sink) }, { ...runtime, consumer: consumers?.[i] }));
+      try {
+        running.set(name, await startProcessor({ processor: node.processor, stateful: node.stateful, sink: options.sinkFor(name, node.sink) }, { ...runtime, consumer: consumers?.[i] }));
+      } catch (error) {
+        // The others of the set would wait for this one to run.
+        if (consumers) await Promise.allSettled(consumers.map((c) => c.stop()));
+        throw error;
+      }
     }));
     const failed = starts.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;

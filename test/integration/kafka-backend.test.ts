@@ -207,6 +207,19 @@ describeWith(['kafka'], 'Kafka topic backend', () => {
       await expect(fromStart.commit([{ topic: own.name, partition: 0, offset: 1 }])).rejects.toThrow(/has left the group/);
     });
 
+    it('a consumer set joins once all its consumers run; one stopped before that releases the others with an error', async () => {
+      const topic = spec(unique('set-abandoned'), 1);
+      await backend.ensureTopics([topic]);
+      const [waiting, abandoned] = backend.consumerSet!(unique('set-abandoned-g'), [
+        { groupId: 'a', topics: [topic.name] }, { groupId: 'b', topics: [topic.name] },
+      ]);
+      const run = waiting.run({ async eachBatch() {} });
+      const settled = await Promise.race([run.then(() => 'joined', () => 'failed'), new Promise((r) => setTimeout(() => r('waiting'), 300))]);
+      expect(settled).toBe('waiting');
+      await abandoned.stop();
+      await expect(run).rejects.toThrow(/stopped before they started/);
+    });
+
     it('puts a key in the same partition as a foreign client with the murmur2 partitioner (kcat)', async (ctx) => {
       const kcat = await run('kcat', ['-V']).then(() => true, () => false);
       if (!kcat) {

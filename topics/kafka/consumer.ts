@@ -425,6 +425,8 @@ class KafkaSetConsumer implements Consumer {
    * leaves the group once its last consumer stopped.
    */
   async stop(): Promise<void> {
+    // Before the group was joined: the others cannot start without this one, so none does.
+    if (this.membership.state === 'new') return this.membership.stop();
     await this.retire();
     await this.membership.released();
   }
