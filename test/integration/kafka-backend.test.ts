@@ -207,6 +207,30 @@ describeWith(['kafka'], 'Kafka topic backend', () => {
       await expect(fromStart.commit([{ topic: own.name, partition: 0, offset: 1 }])).rejects.toThrow(/has left the group/);
     });
 
+    it('a rollout that adds a processor: the group gives every partition to the set that reads every topic, none to the old one', async () => {
+      const posts = spec(unique('rollout-posts'), 2);
+      const added = spec(unique('rollout-added'), 2);
+      await backend.ensureTopics([posts, added]);
+      const groupId = unique('rollout-g');
+      // What each consumer was last given, by side and consumer.
+      const owned = new Map<string, string[]>();
+      const ownedBy = (side: string) => [...new Set([...owned].filter(([k]) => k.startsWith(side)).flatMap(([, tps]) => tps))].sort();
+      const join = (side: 'old' | 'next', topics: string[][]) => {
+        const consumers = backend.consumerSet!(groupId, topics.map((t, i) => ({ groupId: `${side}-${i}`, topics: t })));
+        return Promise.all(consumers.map((c, i) => c.run({
+          async eachBatch() {},
+          async onAssigned(tps) { owned.set(`${side}-${i}`, tps.map((tp) => `${tp.topic}/${tp.partition}`)); },
+        }))).then(() => consumers);
+      };
+      const old = await join('old', [[posts.name], [posts.name]]);
+      const next = await join('next', [[posts.name], [posts.name, added.name]]);
+      const deadline = Date.now() + 30_000;
+      while ((ownedBy('old').length > 0 || ownedBy('next').length < 4) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(ownedBy('old')).toEqual([]);
+      expect(ownedBy('next')).toEqual([`${added.name}/0`, `${added.name}/1`, `${posts.name}/0`, `${posts.name}/1`].sort());
+      await Promise.all([...old, ...next].map((c) => c.stop()));
+    });
+
     it('a consumer set joins once all its consumers run; one stopped before that releases the others with an error', async () => {
       const topic = spec(unique('set-abandoned'), 1);
       await backend.ensureTopics([topic]);

@@ -44,6 +44,9 @@ export const coPartitionedAssigner: PartitionAssigner = ({ cluster }) => ({
       memberId,
       topics: new Set(AssignerProtocol.MemberMetadata.decode(memberMetadata)?.topics ?? []),
     }));
+    // kafkajs' leader holds the metadata of its own subscriptions only: when another member reads a
+    // topic it does not (a rollout adding a processor), that topic had no partitions to assign.
+    await cluster.addMultipleTargetTopics([...new Set(decoded.flatMap((m) => [...m.topics]))]);
     const assignment = assignCoPartitioned(decoded, (topic) => cluster.findTopicPartitionMetadata(topic).map((m) => m.partitionId));
     return [...assignment].map(([memberId, topics]) => ({
       memberId,
