@@ -186,7 +186,6 @@ export class KafkaGroupMembership {
   }
 
   afterAssignment(): Promise<void> { return this.assignmentReady; }
-  partitionsOf(topics: string[]): TopicPartition[] { return this.assigned.filter((tp) => topics.includes(tp.topic)); }
   get running(): boolean { return this.state === 'running'; }
 
   reportError(message: string): void { this.host.reportError(message); }
