@@ -72,6 +72,16 @@ function firstAtOrAfter(records: TopicRecord[], offset: number): number {
   return lo;
 }
 
+/**
+ * The lowest value the readers hold for `key` in the map `of` picks; a reader without one counts as
+ * `missing` (NaN: then the result is NaN, "not every reader has one").
+ */
+function lowest(readers: KafkaSetConsumer[], of: (reader: KafkaSetConsumer) => Map<string, number>, key: string, missing: number): number {
+  let low = Infinity;
+  for (const reader of readers) low = Math.min(low, of(reader).get(key) ?? missing);
+  return low;
+}
+
 /** One group member (one kafkajs consumer) and the consumers it fetches for. */
 export class KafkaGroupMembership {
   state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -168,11 +178,8 @@ export class KafkaGroupMembership {
     await Promise.all(this.consumers.filter((c) => c.live).map((c) => c.assignUntilDone(assigned)));
     if (this.state !== 'running' || assigned !== this.assigned) return; // a newer assignment follows
     for (const { topic, partition } of assigned) {
-      const readers = this.readersOf(topic);
-      if (readers.length === 0) continue;
-      let lowest = Infinity;
-      for (const reader of readers) lowest = Math.min(lowest, reader.positions.get(keyOf(topic, partition)) ?? NaN);
-      if (Number.isFinite(lowest)) this.kafkajs!.seek({ topic, partition, offset: String(lowest) });
+      const from = lowest(this.readersOf(topic), (reader) => reader.positions, keyOf(topic, partition), NaN);
+      if (Number.isFinite(from)) this.kafkajs!.seek({ topic, partition, offset: String(from) });
     }
   }
 
@@ -195,9 +202,7 @@ export class KafkaGroupMembership {
     const { batch, resolveOffset, heartbeat } = payload;
     const { topic, partition } = batch;
     const readers = this.readersOf(topic);
-    const key = keyOf(topic, partition);
-    let from = Infinity;
-    for (const reader of readers) from = Math.min(from, reader.positions.get(key) ?? 0);
+    const from = lowest(readers, (reader) => reader.positions, keyOf(topic, partition), 0);
     // One pass, no intermediate array, once for every consumer that reads the topic.
     const records: TopicRecord[] = [];
     for (const m of batch.messages) {
@@ -232,13 +237,10 @@ export class KafkaGroupMembership {
     if (offsets.length === 0) return;
     const group: TopicPartitionOffset[] = [];
     for (const o of offsets) {
-      from.committed.set(keyOf(o.topic, o.partition), o.offset);
-      let lowest = Infinity;
-      for (const reader of this.consumers) {
-        if (!reader.reads(o.topic)) continue;
-        lowest = Math.min(lowest, reader.committed.get(keyOf(o.topic, o.partition)) ?? NaN);
-      }
-      if (Number.isFinite(lowest)) group.push({ topic: o.topic, partition: o.partition, offset: lowest });
+      const key = keyOf(o.topic, o.partition);
+      from.committed.set(key, o.offset);
+      const offset = lowest(this.consumers.filter((c) => c.reads(o.topic)), (reader) => reader.committed, key, NaN);
+      if (Number.isFinite(offset)) group.push({ topic: o.topic, partition: o.partition, offset });
     }
     if (group.length === 0) return;
     if (this.kafkajs && (this.state === 'running' || (this.state === 'stopping' && !this.leaving))) {
@@ -263,8 +265,8 @@ export class KafkaGroupMembership {
   }
 
   /**
-   * Resolves once the group is left. Each consumer's onRevoked ran before (KafkaSetConsumer.stop),
-   * while this member still belonged to the group, so their last offsets are committed through the
+   * Resolves once the group is left. Each consumer's onRevoked runs first (KafkaSetConsumer.retire),
+   * while this member still belongs to the group, so their last offsets are committed through the
    * membership, not by joining the group again afterwards.
    */
   stop(): Promise<void> {
