@@ -26,7 +26,7 @@ import {
   INITIAL_GENERATION, checkGeneration, checkKey, checkProcessor, offsetField, parseOffsetFields, validateBatch,
   type CopyRequest, type ViewBatch, type ViewEffect, type ViewEntry, type ViewStore,
 } from '../view-store.ts';
-import type { SetChange } from './packed-members.ts';
+import { memberWord, type SetChange } from './packed-members.ts';
 import { groupBySlot, type SlotGroups } from './slot-groups.ts';
 import { SortedSet, storedArrays, type StoredSortedSet } from './sorted-set.ts';
 import { viewCodec, type StoredView } from './view-codec.ts';
@@ -89,9 +89,12 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
     return stored.t === 'z' ? { kind: 'zset', set: SortedSet.from(stored), expiresAt: stored.x } : { kind: 'hash', fields: stored.f };
   }
 
-  /** Applies the effects of one key, in order, to its current value; returns the new value. */
-  function applyToKey(key: string, value: Working, effects: ViewEffect[], now: number): Working {
-    const together = changedTogether(value, effects);
+  /**
+   * Applies the effects of one key, in order, to its current value; returns the new value. `words`,
+   * when given, holds the member word of each effect that has a member (memberWordsOf).
+   */
+  function applyToKey(key: string, value: Working, effects: ViewEffect[], now: number, words: Uint32Array | undefined): Working {
+    const together = changedTogether(value, effects, words);
     if (together) return together;
     if (value?.kind === 'zset') value.set.expectChanges(effects.length);
     // No closures here: this runs once per touched key, and each closure would cost an allocation.
@@ -145,11 +148,30 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
    * pass over its packed set (SortedSet.applyChanges); undefined when they are anything else or the
    * set cannot take them that way.
    */
-  function changedTogether(value: Working, effects: ViewEffect[]): Working {
+  function changedTogether(value: Working, effects: ViewEffect[], words: Uint32Array | undefined): Working {
     if (effects.length < 2 || (value !== undefined && value.kind !== 'zset')) return undefined;
     for (const e of effects) if (e.kind !== 'zadd' && e.kind !== 'zaddEach' && e.kind !== 'zrem') return undefined;
     const working = value ?? { kind: 'zset', set: new SortedSet() };
-    return working.set.applyChanges(effects as SetChange[]) ? working : undefined;
+    return working.set.applyChanges(effects as SetChange[], words) ? working : undefined;
+  }
+
+  /**
+   * The member word (packed-members.ts) of each effect of a batch with fanouts, made once per effect
+   * where each of its keys would make it again: 0 for effects without a member. Undefined when the
+   * batch has no fanout, or a member holds the separator (each key then makes its own words, as
+   * sets holding such a member need).
+   */
+  function memberWordsOf(effects: ViewEffect[]): Uint32Array | undefined {
+    if (!effects.some((e) => e.kind === 'zaddEach')) return undefined;
+    const words = new Uint32Array(effects.length);
+    for (let i = 0; i < effects.length; i++) {
+      const e = effects[i];
+      if (e.kind !== 'zadd' && e.kind !== 'zaddEach' && e.kind !== 'zrem') continue;
+      const word = memberWord(e.member);
+      if (word < 0) return undefined;
+      words[i] = word;
+    }
+    return words;
   }
 
   function put(id: ViewKey, value: Working): void {
@@ -234,17 +256,19 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
       // The tables outlive the batch: only the numbers it used are cleared.
       for (const { table, numbered } of used.values()) for (const n of numbered) table[n] = -1;
     }
-    return { keys, groups: groupBySlot(slotOf, keys.length, effects, effectWeight) };
+    return { keys, groups: groupBySlot(slotOf, keys.length, effects, effectWeight, memberWordsOf(effects)) };
   }
 
   async function writeBatch(batch: ViewBatch, effects: ViewEffect[]): Promise<void> {
     const { generation, processor } = batch;
-    const { keys, groups: { start, grouped } } = byKey(effects);
+    const { keys, groups: { start, grouped, groupedValues: words } } = byKey(effects);
     await root.childTransaction(() => {
       const now = Date.now();
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i];
-        put([generation, key], applyToKey(key, load(generation, key, now), grouped.slice(start[i], start[i + 1]), now));
+        const from = start[i];
+        const to = start[i + 1];
+        put([generation, key], applyToKey(key, load(generation, key, now), grouped.slice(from, to), now, words?.subarray(from, to)));
       }
       if (batch.offsets.length) {
         const held = { ...(offsetsDb.get([generation, processor]) ?? {}) };

@@ -185,12 +185,15 @@ export function dropLowest(packed: Packed, n: number): void {
  * fanout batch brings a feed dozens of posts (and takes some out); one at a time, each would copy
  * the string, and unpacking the set into arrays costs more than the changes. Undefined, with the
  * set unchanged, when a member holds the separator: the caller applies the changes unpacked.
+ * `words`, when given, holds memberWord of each change's member (and no member holds the separator).
  */
-export function applyChanges(packed: Packed, changes: readonly SetChange[]): Packed | undefined {
+export function applyChanges(packed: Packed, changes: readonly SetChange[], words?: Uint32Array): Packed | undefined {
   const overlay = new Overlay(packed);
-  for (const change of changes) {
-    // Each member's word is made once here, for finding it and for storing it.
-    const word = memberWord(change.member);
+  for (let i = 0; i < changes.length; i++) {
+    const change = changes[i];
+    // Each member's word is made once, for finding it and for storing it: by the caller when it
+    // applies one change to many sets (a fanout), else here.
+    const word = words ? words[i] : memberWord(change.member);
     if (word < 0) return undefined;
     if (change.kind === 'zrem') overlay.remove(change.member, word);
     else overlay.add(change.member, word, change.score, change.cap);

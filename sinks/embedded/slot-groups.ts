@@ -8,10 +8,14 @@
 // passes keep the order of the pairs, so each slot's items stay in batch order.
 // (bench/RESULTS.md, "Grouping by key in two passes".)
 
-/** Items grouped by slot: those of slot s are grouped[start[s]] .. grouped[start[s + 1] - 1]. */
+/**
+ * Items grouped by slot: those of slot s are grouped[start[s]] .. grouped[start[s + 1] - 1]; with
+ * per-item values, groupedValues[i] is the value of grouped[i]'s item.
+ */
 export interface SlotGroups<T> {
   start: Int32Array;
   grouped: T[];
+  groupedValues?: Uint32Array;
 }
 
 /** Up to this many slots, one pass: their positions fit in the cache anyway. */
@@ -23,7 +27,9 @@ const RANGES = 512;
  * `slotOf` holds the slot (0 <= slot < slots) of every pair, in batch order; items[i] owns the next
  * weightOf(items[i]) pairs.
  */
-export function groupBySlot<T>(slotOf: Int32Array, slots: number, items: readonly T[], weightOf: (item: T) => number): SlotGroups<T> {
+export function groupBySlot<T>(
+  slotOf: Int32Array, slots: number, items: readonly T[], weightOf: (item: T) => number, itemValues?: Uint32Array,
+): SlotGroups<T> {
   const pairs = slotOf.length;
   const start = new Int32Array(slots + 1);
   for (let p = 0; p < pairs; p++) {
@@ -35,13 +41,18 @@ export function groupBySlot<T>(slotOf: Int32Array, slots: number, items: readonl
   const next = start.slice(0, slots);
 
   const grouped = new Array<T>(pairs);
+  const groupedValues = itemValues && new Uint32Array(pairs);
   if (slots <= ONE_PASS_SLOTS) {
     let at = 0;
-    for (const item of items) {
-      for (let n = weightOf(item); n > 0; n--) grouped[next[slotOf[at++]]++] = item;
+    for (let item = 0; item < items.length; item++) {
+      for (let n = weightOf(items[item]); n > 0; n--) {
+        const to = next[slotOf[at++]]++;
+        grouped[to] = items[item];
+        if (groupedValues) groupedValues[to] = itemValues![item];
+      }
     }
     checkWeights(at, pairs);
-    return { start, grouped };
+    return { start, grouped, groupedValues };
   }
 
   // First pass: each pair to the range of slots it belongs to (slot >> shift), with its item.
@@ -64,8 +75,16 @@ export function groupBySlot<T>(slotOf: Int32Array, slots: number, items: readonl
   checkWeights(at, pairs);
   // Second pass: within each range, in order, to the slot's next position. A range's items are read
   // in ascending order, and its positions are a small part of the result: both stay in the cache.
-  for (let p = 0; p < pairs; p++) grouped[next[rangedSlot[p]]++] = items[rangedItem[p]];
-  return { start, grouped };
+  if (groupedValues) {
+    for (let p = 0; p < pairs; p++) {
+      const to = next[rangedSlot[p]]++;
+      grouped[to] = items[rangedItem[p]];
+      groupedValues[to] = itemValues![rangedItem[p]];
+    }
+  } else {
+    for (let p = 0; p < pairs; p++) grouped[next[rangedSlot[p]]++] = items[rangedItem[p]];
+  }
+  return { start, grouped, groupedValues };
 }
 
 function checkWeights(visited: number, pairs: number): void {

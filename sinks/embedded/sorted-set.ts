@@ -198,13 +198,13 @@ export class SortedSet {
 
   /**
    * A batch's zadds and zrems on this set, in order, without unpacking it (packed-members.ts
-   * applyChanges). False, with nothing changed, when the set is in the array form or a member holds
-   * the separator: the caller then applies them one by one.
+   * applyChanges; `words` as there). False, with nothing changed, when the set is in the array form
+   * or a member holds the separator: the caller then applies them one by one.
    */
-  applyChanges(changes: readonly SetChange[]): boolean {
+  applyChanges(changes: readonly SetChange[], words?: Uint32Array): boolean {
     const packed = this.packed ?? (this.members.length === 0 && !this.plain ? emptyPacked() : undefined);
     if (!packed) return false;
-    const changed = applyChanges(packed, changes);
+    const changed = applyChanges(packed, changes, words);
     if (!changed) return false;
     this.packed = changed;
     this.byMember = undefined; // an empty set may have been indexed while in the array form

@@ -1,6 +1,6 @@
 // The embedded store groups a batch's (key slot, effect) pairs by slot in one pass for few slots and
 // in two for many (sinks/embedded/slot-groups.ts). Both must give what the obvious grouping gives:
-// each slot's items in batch order, an item repeated once per pair it owns there.
+// each slot's items in batch order, an item repeated once per pair it owns there, with its value.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { groupBySlot } from '../../sinks/embedded/slot-groups.ts';
@@ -14,10 +14,18 @@ function obvious({ slots, items }: Batch): number[][] {
   return groups;
 }
 
+/** A value per item (the store's member words), different for every item. */
+const valueOf = (item: number) => (item * 2_654_435_761) >>> 0;
+
 function grouped({ slots, items }: Batch): number[][] {
   const slotOf = Int32Array.from(items.flat());
   // Items are their own index, as objects (the store groups effects).
-  const { start, grouped } = groupBySlot(slotOf, slots, items.map((pairs, item) => ({ item, pairs })), (i) => i.pairs.length);
+  const { start, grouped, groupedValues } = groupBySlot(
+    slotOf, slots, items.map((pairs, item) => ({ item, pairs })), (i) => i.pairs.length, Uint32Array.from(items, (_, item) => valueOf(item)),
+  );
+  // Each grouped pair carries its own item's value.
+  const misplaced = grouped.findIndex((i, p) => groupedValues![p] !== valueOf(i.item));
+  if (misplaced >= 0) throw new Error(`grouped pair ${misplaced} carries the value of another item`);
   return Array.from({ length: slots }, (_, s) => grouped.slice(start[s], start[s + 1]).map((i) => i.item));
 }
 
