@@ -40,6 +40,22 @@ const deepArb = opsOf(fc.integer({ min: 0, max: 40 }).map((n) => `p${n}|u${n % 7
 const feedArb = opsOf(fc.integer({ min: 0, max: 400 }).map((n) => `p${n}|u${n % 13}`), fc.constant(0), 60)
   .map((ops) => ops.map(feedScores));
 
+/**
+ * Sets of hundreds of members taking batches of dozens of changes: past SCANS_WORTH_A_FILTER, a
+ * batch finds members through a filter of the old members' hashes. Re-adds with a new score and
+ * removes of members the set holds must still find them.
+ */
+const bigMember = fc.integer({ min: 0, max: 900 }).map((n) => `p${n}|u${n % 11}`);
+const bigBatch = fc.array(fc.oneof(
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('zadd' as const), member: bigMember, score: fc.integer({ min: 0, max: 5_000 }), cap: fc.option(fc.constant(700), { nil: undefined }) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('zrem' as const), member: bigMember }) },
+), { minLength: 30, maxLength: 90 });
+const bigArb = fc.tuple(fc.integer({ min: 150, max: 600 }), fc.array(bigBatch, { minLength: 1, maxLength: 6 }))
+  .map(([size, batches]): Op[] => [
+    { op: 'changes', changes: Array.from({ length: size }, (_, n) => ({ kind: 'zadd' as const, member: `p${n}|u${n % 11}`, score: n * 7 })) },
+    ...batches.flatMap((changes): Op[] => [{ op: 'store' }, { op: 'changes', changes }]),
+  ]);
+
 /** Gives every member of an op the score its post number says. */
 function feedScores(op: Op): Op {
   const scoreOf = (member: string) => Number(member.slice(1, member.indexOf('|'))) * 1000;
@@ -110,6 +126,12 @@ describe('SortedSet packed form', () => {
     merges = 0;
     fc.assert(fc.property(feedArb, checkAgainstModel), { numRuns: 300 });
     expect(merges).toBeGreaterThan(60);
+  });
+
+  it('matches the model on large sets taking large batches (members found through the filter of the old ones)', () => {
+    merges = 0;
+    fc.assert(fc.property(bigArb, checkAgainstModel), { numRuns: 150 });
+    expect(merges).toBeGreaterThan(150);
   });
 
   it('applies a batch of adds and removes to a packed set in one pass, and it stays packed', () => {
