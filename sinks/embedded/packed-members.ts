@@ -204,6 +204,18 @@ export function applyChanges(packed: Packed, changes: readonly SetChange[], word
 /** Old words the changes of a batch would scan, past which a filter of them pays (scratch micro-benchmark). */
 const SCANS_WORTH_A_FILTER = 4_096;
 
+/** A bitmap of the members' hashes (their words but the length byte), at least 16 bits per member. */
+function hashBits({ words, count }: Packed): Uint32Array {
+  let bits = 512;
+  while (bits < count * 16) bits <<= 1;
+  const seen = new Uint32Array(bits >>> 5);
+  for (let i = 0; i < count; i++) {
+    const bit = (words[i] >>> 8) & (bits - 1);
+    seen[bit >>> 5] |= 1 << (bit & 31);
+  }
+  return seen;
+}
+
 /** An entry a batch adds, with its member's word. */
 interface Added { member: string; score: number; word: number }
 
@@ -216,19 +228,16 @@ class Overlay {
   private readonly added: Added[] = [];
   private readonly addedScores = new Map<string, number>();
   private size: number;
+  /**
+   * One bit per hash of the old members (word >>> 8, ~16 bits per member): a member whose bit is
+   * clear is not among them, without a scan of the words. Made when the changes would scan more
+   * words than it costs to make.
+   */
+  private readonly oldHashBits: Uint32Array | undefined;
 
   constructor(private readonly old: Packed, changes: number) {
     this.size = old.count;
-    if (changes * old.count >= SCANS_WORTH_A_FILTER) {
-      let bits = 512;
-      while (bits < old.count * 16) bits <<= 1;
-      const seen = (this.seen = new Uint32Array(bits >>> 5));
-      const { words, count } = old;
-      for (let i = 0; i < count; i++) {
-        const bit = (words[i] >>> 8) & (bits - 1);
-        seen[bit >>> 5] |= 1 << (bit & 31);
-      }
-    }
+    this.oldHashBits = changes * old.count >= SCANS_WORTH_A_FILTER ? hashBits(old) : undefined;
   }
 
   add(member: string, word: number, score: number, cap: number | undefined): void {
@@ -300,19 +309,12 @@ class Overlay {
     return { joined: parts.join(SEPARATOR), scores, words, count: out };
   }
 
-  /**
-   * One bit per hash of the old members (word >>> 8, ~16 bits per member): a member whose bit is
-   * clear is not among them, without a scan of the words. Made when the changes would scan more
-   * words than it costs to make.
-   */
-  private seen: Uint32Array | undefined;
-
   /** The old rank of a member still in the set, or -1. */
   private oldRank(member: string, word: number): number {
-    const seen = this.seen;
-    if (seen !== undefined) {
-      const bit = (word >>> 8) & ((seen.length << 5) - 1);
-      if ((seen[bit >>> 5] & (1 << (bit & 31))) === 0) return -1;
+    const bits = this.oldHashBits;
+    if (bits !== undefined) {
+      const bit = (word >>> 8) & ((bits.length << 5) - 1);
+      if ((bits[bit >>> 5] & (1 << (bit & 31))) === 0) return -1;
     }
     const rank = rankOf(this.old, member, word);
     return rank < this.low || this.removed.has(rank) ? -1 : rank;
