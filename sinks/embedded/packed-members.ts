@@ -349,7 +349,11 @@ class Overlay {
   }
 
   private putAdded(member: string, word: number, score: number): void {
-    this.added.splice(this.addedAt(score, member), 0, { member, score, word });
+    const added = this.added;
+    const last = added.length === 0 ? undefined : added[added.length - 1];
+    // Posts come in time order, so most adds go on top of those before them: no search, no splice.
+    if (last === undefined || before(last.score, last.member, score, member)) added.push({ member, score, word });
+    else added.splice(this.addedAt(score, member), 0, { member, score, word });
     this.addedScores.set(member, score);
   }
 
