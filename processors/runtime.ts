@@ -237,7 +237,10 @@ export interface ProcessorDefinition<S> {
   stateful: boolean;
 }
 
-/** How a processor reads its inputs: its own consumer group, from the earliest record. */
+/**
+ * How a processor reads its inputs: in a consumer group of its own, from the earliest record. One of
+ * a consumer set (pipeline.ts) reads in the set's group instead.
+ */
 export function consumerOptionsOf(processor: Processor<unknown, unknown>, options: Pick<RuntimeOptions, 'groupPrefix' | 'partitions'>): ConsumerOptions {
   return {
     groupId: `${options.groupPrefix}-${processor.name}`,

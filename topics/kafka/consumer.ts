@@ -321,7 +321,7 @@ class KafkaSetConsumer implements Consumer {
 
   /** Resolves once the membership has joined the group and onAssigned has run (not when consuming ends). */
   async run(handlers: RunOptions): Promise<void> {
-    if (this.ran) throw new KafkaBackendError(`consumer of group "${this.options.groupId}" was already run; create a new one`);
+    if (this.ran) throw new KafkaBackendError(`consumer of group "${this.membership.groupId}" was already run; create a new one`);
     this.ran = true;
     this.handlers = handlers;
     try {
@@ -344,7 +344,7 @@ class KafkaSetConsumer implements Consumer {
         return;
       } catch (error) {
         const backoff = backoffMs(failures);
-        this.membership.reportError(`kafka: assigning partitions of group "${this.options.groupId}" failed (attempt ${failures}, retrying in ${backoff} ms): ${(error as Error)?.message ?? error}`);
+        this.membership.reportError(`kafka: assigning partitions of group "${this.membership.groupId}" failed (attempt ${failures}, retrying in ${backoff} ms): ${(error as Error)?.message ?? error}`);
         await sleep(backoff);
         previous = []; // onRevoked already ran, or failed and is not repeated
       }
@@ -406,7 +406,7 @@ class KafkaSetConsumer implements Consumer {
 
   async seekToBeginning(topic?: string): Promise<void> {
     if (topic !== undefined && !this.reads(topic)) {
-      throw new KafkaBackendError(`cannot seek "${topic}": consumer of group "${this.options.groupId}" reads ${this.options.topics.join(', ')}`);
+      throw new KafkaBackendError(`cannot seek "${topic}": consumer of group "${this.membership.groupId}" reads ${this.options.topics.join(', ')}`);
     }
     if (!this.membership.running) {
       this.pendingSeeks.add(topic);
