@@ -617,14 +617,14 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
    * and at most two batches are alive, the one written and the one filling.
    */
   async function flushFull(): Promise<void> {
-    await flushing;
-    // The linger may have queued a flush meanwhile, which took the batch.
-    if (isEmpty(pending)) return;
+    const before = flushing;
     const full = pending;
     pending = emptyBatch();
-    // A sink that fails for good (only while stopping) rejects `flushing`, which the next flush or
-    // stop() awaits; this call has no one to tell.
+    // Queued at once, so a flush asked for later (a revocation, stop) comes after it and waits for it.
+    // A sink that fails for good (only while stopping) rejects `flushing`, which that flush or stop()
+    // awaits; this call has no one to tell.
     flush(full).catch(() => {});
+    await before;
   }
 
   /** Writes `detached`, or else whatever is pending when the sink is free (so a queued flush takes what came meanwhile). */

@@ -75,4 +75,39 @@ describe('a processor whose sink is slow', () => {
       await backend.close();
     }
   }, 60_000);
+
+  it('has written every record it folded when stop resolves, a full batch in flight or not', async () => {
+    const backend = await createTopicBackend({ dataDir: path.join(data.dir, 'stop') });
+    const spec = { key: 'k', partitions: 1, retentionMs: -1, retentionBytes: -1, compacted: false };
+    await backend.ensureTopics([{ name: TOPIC, ...spec }, { name: codec.deadLetterTopic, ...spec }]);
+    await backend.produce(TOPIC, Array.from({ length: RECORDS }, (_, i) => ({ key: `k${i}`, value: Buffer.from(`r${i}`), timestamp: 1_700_000_000_000 + i, partition: 0 })));
+    let folded = 0;
+    const counter: Processor<{ n: number }, string> = {
+      name: 'overlap-stop', inputs: [TOPIC], init: () => ({ n: 0 }),
+      apply(_state, input) {
+        folded++;
+        return [{ kind: 'hincr', key: 'seen', field: input, by: 1 }];
+      },
+    };
+    const inner = memorySink();
+    let writes = 0;
+    const slow: Sink = {
+      ...inner,
+      async apply(effects, offsets) {
+        writes++;
+        await new Promise((r) => setTimeout(r, SINK_MS));
+        await inner.apply(effects, offsets);
+      },
+    };
+    const running = await startProcessor({ processor: counter, sink: slow, stateful: false }, { backend, codec, groupPrefix: 'overlap-stop', maxBatchEffects: BATCH, lingerMs: 10 });
+    try {
+      while (writes < 2) await new Promise((r) => setTimeout(r, 5));
+    } finally {
+      await running.stop();
+      await backend.close();
+    }
+    expect(folded).toBeGreaterThan(BATCH);
+    expect(inner.applied).toHaveLength(folded);
+    expect([...inner.held.values()][0].offset).toBe(folded);
+  }, 60_000);
 });
