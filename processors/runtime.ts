@@ -65,7 +65,7 @@ export interface RuntimeOptions {
   codec: RecordCodec;
   /** Consumer group is `<groupPrefix>-<processor>`. */
   groupPrefix: string;
-  /** A micro-batch is flushed once it holds this many effects (and consumption waits while the batch before it is written). */
+  /** A micro-batch is flushed once it holds this many effects (and consumption waits for it). */
   maxBatchEffects?: number;
   /** ...or this long after its first record. */
   lingerMs?: number;
@@ -552,7 +552,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
           if (record.offset + 1 >= queue.restoreUntil) restoredOne(task, queue);
         } else {
           take(queue, record, outcome, internal);
-          if (pending.weight >= maxBatchEffects || pending.records >= maxBatchEffects) await flushFull();
+          if (pending.weight >= maxBatchEffects || pending.records >= maxBatchEffects) await flush();
         }
         if ((processed & 15) === 0 && (restoring ? turnSpent(RESTORE_TURN_MS) : queue.knownEnd - record.offset > BACKLOG_RECORDS && turnSpent(PROCESS_TURN_MS))) {
           // Processing a backlog, the task yields with records left: the linger waits for it. A
@@ -611,33 +611,13 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
     }
   }
 
-  /**
-   * A full batch goes to the sink while the next one fills: the processor waits only for the batch
-   * before it. So its records are folded while the sink writes (an lmdb commit, a Redis round trip),
-   * and at most two batches are alive, the one written and the one filling.
-   */
-  async function flushFull(): Promise<void> {
-    const before = flushing;
-    const full = pending;
-    pending = emptyBatch();
-    // Queued at once, so a flush asked for later (a revocation, stop) comes after it and waits for it.
-    // A sink that fails for good (only while stopping) rejects `flushing`, which that flush or stop()
-    // awaits; this call has no one to tell.
-    flush(full).catch(() => {});
-    await before;
-  }
-
-  /** Writes `detached`, or else whatever is pending when the sink is free (so a queued flush takes what came meanwhile). */
-  function flush(detached?: PendingBatch): Promise<void> {
+  function flush(): Promise<void> {
     flushesQueued++;
     flushing = flushing.then(async () => {
       flushesQueued--;
-      let batch = detached;
-      if (batch === undefined) {
-        if (isEmpty(pending)) return;
-        batch = pending;
-        pending = emptyBatch();
-      }
+      if (isEmpty(pending)) return;
+      const batch = pending;
+      pending = emptyBatch();
       const offsets = [...batch.offsets.values()];
       let attempt = 0;
       for (;;) {
