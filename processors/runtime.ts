@@ -65,7 +65,7 @@ export interface RuntimeOptions {
   codec: RecordCodec;
   /** Consumer group is `<groupPrefix>-<processor>`. */
   groupPrefix: string;
-  /** A micro-batch is flushed once it holds this many effects (and consumption waits for it). */
+  /** A micro-batch is flushed once it holds this many effects (and consumption waits while the batch before it is written). */
   maxBatchEffects?: number;
   /** ...or this long after its first record. */
   lingerMs?: number;
@@ -552,7 +552,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
           if (record.offset + 1 >= queue.restoreUntil) restoredOne(task, queue);
         } else {
           take(queue, record, outcome, internal);
-          if (pending.weight >= maxBatchEffects || pending.records >= maxBatchEffects) await flush();
+          if (pending.weight >= maxBatchEffects || pending.records >= maxBatchEffects) await flushFull();
         }
         if ((processed & 15) === 0 && (restoring ? turnSpent(RESTORE_TURN_MS) : queue.knownEnd - record.offset > BACKLOG_RECORDS && turnSpent(PROCESS_TURN_MS))) {
           // Processing a backlog, the task yields with records left: the linger waits for it. A
@@ -611,13 +611,32 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
     }
   }
 
+  /**
+   * A full batch goes to the sink while the next one fills: the processor waits only for the batch
+   * before it. So its records are folded while the sink writes (an lmdb commit, a Redis round trip),
+   * and at most two batches are alive, the one written and the one filling.
+   */
+  async function flushFull(): Promise<void> {
+    const before = flushing;
+    // A sink that fails for good (only while stopping) rejects `flushing`, which the next flush or
+    // stop() awaits; this call has no one to tell.
+    flush().catch(() => {});
+    await before;
+  }
+
+  /**
+   * Queues the pending batch for the sink. The batch is taken now, not when the sink is free: the
+   * tasks of other partitions go on filling the next one meanwhile, and a batch taken later would be
+   * written before a full one queued after this call, its offsets behind the sink's (a Kafka + Redis
+   * first build never caught up; bench/RESULTS.md, "A full batch written while the next one is folded").
+   */
   function flush(): Promise<void> {
+    const batch = isEmpty(pending) ? undefined : pending;
+    if (batch !== undefined) pending = emptyBatch();
     flushesQueued++;
     flushing = flushing.then(async () => {
       flushesQueued--;
-      if (isEmpty(pending)) return;
-      const batch = pending;
-      pending = emptyBatch();
+      if (batch === undefined) return;
       const offsets = [...batch.offsets.values()];
       let attempt = 0;
       for (;;) {
@@ -650,7 +669,8 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
   }
 
   const lingerCheck = () => {
-    // A flush already queued (e.g. a batch retrying against a sink that is down) will take these too.
+    // While a flush waits its turn (behind a batch retrying against a sink that is down, say), the
+    // pending batch keeps filling; it is taken by the next flush once that one has started.
     // A drain that yielded a turn mid-way is behind: its batch fills up to the cap (a rebuild's
     // throughput depends on large batches), or flushes by the linger once the drain is done.
     if (flushesQueued === 0 && drainsYielded === 0 && !isEmpty(pending) && Date.now() - pending.startedAt >= lingerMs) void flush();
