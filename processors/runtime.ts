@@ -613,8 +613,9 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
 
   /**
    * A full batch goes to the sink while the next one fills: the processor waits only for the batch
-   * before it. So its records are folded while the sink writes (an lmdb commit, a Redis round trip),
-   * and at most two batches are alive, the one written and the one filling.
+   * before it. So its records are folded while the sink writes (an lmdb commit, a Redis round trip).
+   * Alive at once: the batch written, one full batch queued behind it, and a partial one the linger
+   * may have taken meanwhile, so under three times the cap of records.
    */
   async function flushFull(): Promise<void> {
     const before = flushing;
