@@ -272,6 +272,14 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
   let pending = emptyBatch();
   let flushing: Promise<void> = Promise.resolve();
   let flushesQueued = 0;
+  /** A batch is being written (its flush started and has not ended). */
+  let writing = false;
+  /**
+   * Set while a full batch waits behind the one being written: every task waits on it before it folds
+   * another record. A task that only awaited its own flush let the tasks of other partitions fill and
+   * queue a full batch each, one per partition.
+   */
+  let fullQueued: Promise<void> | undefined;
   /** Drains of this processor that yielded a turn in the middle of a backlog (not a restore). */
   let drainsYielded = 0;
   let stopped = false;
@@ -543,6 +551,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
         const record = queue.records[queue.head++];
         if (queue.head === queue.records.length) { queue.records = []; queue.head = 0; }
         const restoring = queue.restoreUntil > 0;
+        if (!restoring && fullQueued) await fullQueued;
         let outcome = handleRecord(record, restoring);
         if (outcome instanceof Promise) outcome = await outcome;
         let internal = Array.isArray(outcome) ? encodeRepartitions(record, outcome) : undefined;
@@ -614,15 +623,22 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
   /**
    * A full batch goes to the sink while the next one fills: the processor waits only for the batch
    * before it. So its records are folded while the sink writes (an lmdb commit, a Redis round trip).
-   * Alive at once: the batch written, one full batch queued behind it, and a partial one the linger
-   * may have taken meanwhile, so under three times the cap of records.
+   * Alive at once: the batch written and at most one full batch queued behind it (every task waits
+   * for the write before it folds on, and the linger takes no batch while one is written), so at most
+   * twice the cap of records.
    */
   async function flushFull(): Promise<void> {
     const before = flushing;
     // A sink that fails for good (only while stopping) rejects `flushing`, which the next flush or
     // stop() awaits; this call has no one to tell.
     flush().catch(() => {});
-    await before;
+    const written = before.then(() => {}, () => {});
+    fullQueued = written;
+    try {
+      await before;
+    } finally {
+      if (fullQueued === written) fullQueued = undefined;
+    }
   }
 
   /**
@@ -638,44 +654,57 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
     flushing = flushing.then(async () => {
       flushesQueued--;
       if (batch === undefined) return;
-      const offsets = [...batch.offsets.values()];
-      let attempt = 0;
-      for (;;) {
-        try {
-          const started = performance.now();
-          if (batch.deadLetters.length) await backend.produce(codec.deadLetterTopic, batch.deadLetters);
-          await Promise.all([...batch.repartition].map(([topic, records]) => backend.produce(topic, records)));
-          batch.deadLetters = [];
-          batch.repartition.clear();
-          await sink.apply(batch.effects, offsets);
-          const sinkMs = performance.now() - started;
-          progress.eventsProcessed += batch.events;
-          for (const o of offsets) progress.offsets.set(tpKey(o.topic, o.partition), o.offset);
-          progress.lastError = undefined;
-          observer?.onBatch?.(processor.name, { events: batch.events, effects: batch.weight, sinkMs, records: batch.records, offsets });
-          break;
-        } catch (error) {
-          attempt++;
-          progress.lastError = (error as Error).message;
-          observer?.onSinkError?.(processor.name, error as Error, attempt);
-          if (stopped && attempt > 3) throw error;
-          // Backoff keeps retrying the same batch: consumption waits behind it, so memory stays bounded.
-          // Capped low: once the sink is back, the next try should come within seconds.
-          await new Promise((r) => setTimeout(r, Math.min(MAX_SINK_BACKOFF_MS, 100 * 2 ** Math.min(attempt, 9))));
-        }
+      writing = true;
+      try {
+        await write(batch);
+      } finally {
+        writing = false;
       }
-      commitLater(offsets);
+      // Records that came during the write and waited their linger out go now, not at the next tick.
+      lingerCheck();
     });
     return flushing;
   }
 
-  const lingerCheck = () => {
-    // While a flush waits its turn (behind a batch retrying against a sink that is down, say), the
-    // pending batch keeps filling; it is taken by the next flush once that one has started.
+  /** Writes one batch, retrying until the sink takes it (or, once stopping, gives up after a few tries). */
+  async function write(batch: PendingBatch): Promise<void> {
+    const offsets = [...batch.offsets.values()];
+    let attempt = 0;
+    for (;;) {
+      try {
+        const started = performance.now();
+        if (batch.deadLetters.length) await backend.produce(codec.deadLetterTopic, batch.deadLetters);
+        await Promise.all([...batch.repartition].map(([topic, records]) => backend.produce(topic, records)));
+        batch.deadLetters = [];
+        batch.repartition.clear();
+        await sink.apply(batch.effects, offsets);
+        const sinkMs = performance.now() - started;
+        progress.eventsProcessed += batch.events;
+        for (const o of offsets) progress.offsets.set(tpKey(o.topic, o.partition), o.offset);
+        progress.lastError = undefined;
+        observer?.onBatch?.(processor.name, { events: batch.events, effects: batch.weight, sinkMs, records: batch.records, offsets });
+        break;
+      } catch (error) {
+        attempt++;
+        progress.lastError = (error as Error).message;
+        observer?.onSinkError?.(processor.name, error as Error, attempt);
+        if (stopped && attempt > 3) throw error;
+        // Backoff keeps retrying the same batch: consumption waits behind it, so memory stays bounded.
+        // Capped low: once the sink is back, the next try should come within seconds.
+        await new Promise((r) => setTimeout(r, Math.min(MAX_SINK_BACKOFF_MS, 100 * 2 ** Math.min(attempt, 9))));
+      }
+    }
+    commitLater(offsets);
+  }
+
+  function lingerCheck(): void {
+    // While a batch is written or a flush waits its turn (behind a batch retrying against a sink that
+    // is down, say), the pending batch keeps filling: taken then, it would be a third batch alive. It is
+    // taken when the write ends (flush), or as a full batch.
     // A drain that yielded a turn mid-way is behind: its batch fills up to the cap (a rebuild's
     // throughput depends on large batches), or flushes by the linger once the drain is done.
-    if (flushesQueued === 0 && drainsYielded === 0 && !isEmpty(pending) && Date.now() - pending.startedAt >= lingerMs) void flush();
-  };
+    if (flushesQueued === 0 && !writing && drainsYielded === 0 && !isEmpty(pending) && Date.now() - pending.startedAt >= lingerMs) void flush();
+  }
   const startLingerTimer = () => {
     const t = setInterval(lingerCheck, Math.max(5, Math.floor(lingerMs / 2)));
     t.unref?.();

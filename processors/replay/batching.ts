@@ -34,8 +34,8 @@ export const LIVE_BATCHING: Record<ViewStore['kind'], Batching> = {
  * 114.1 against 143.7 s) for ~0.9 GB more resident memory at the peak (30M: 103.3 s, ~2.2 GB more;
  * "Rebuild batches of 12M effects"); 40M was no faster than 12M at 3.95M source events (62.6 · 62.4
  * s against 60.3 · 54.8 s, "A full batch written while the next one is folded").
- * DARKROOM_REBUILD_BATCH_EFFECTS sets another cap. Memory is bounded by under three times the cap
- * (a batch written, a full one queued behind it, a partial one the linger took; runtime.ts). The
+ * DARKROOM_REBUILD_BATCH_EFFECTS sets another cap. Memory is bounded by twice the cap (the batch
+ * written and one queued behind it; runtime.ts flushFull). The
  * rebuilt pipeline goes on as the live one after the switch, where the linger (the live one's)
  * keeps batches small. On Redis a batch is one script that blocks serving's reads of the old generation while it runs,
  * and Redis answers BUSY to every other client once a script passes 5 s: the rebuild keeps the
