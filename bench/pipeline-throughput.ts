@@ -1,7 +1,7 @@
 // End-to-end pipeline benchmark: simulated traffic through every processor into every view.
 //
 //   npx tsx bench/pipeline-throughput.ts [--mode embedded|kafka-redis] [--events N] [--users U]
-//       [--workers W] [--partitions P] [--rate R] [--duration S] [--skip-latency] [--cpu-profile FILE] [--latency-cpu-profile FILE]
+//       [--workers W] [--partitions P] [--rate R] [--duration S] [--skip-latency] [--cpu-profile FILE] [--alloc-profile FILE] [--latency-cpu-profile FILE]
 //       [--max-batch-effects N] [--linger-ms MS] [--own-thread P1,P2]
 //
 // 1. Throughput: the topics are pre-filled with the simulator's world (a profile per user, every
@@ -20,7 +20,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { createSimulation, type Simulation } from '../simulator/index.ts';
 import type { DarkroomEvent } from '../schemas/events.ts';
 import type { TopicPartitionOffset } from '../topics/types.ts';
-import { openBenchPlatform, percentile, sleep, startCpuProfile, SOURCE_TOPICS, type BenchMode, type BenchPlatform } from './pipeline-harness.ts';
+import { openBenchPlatform, percentile, sleep, startAllocationProfile, startCpuProfile, SOURCE_TOPICS, type BenchMode, type BenchPlatform } from './pipeline-harness.ts';
 
 const { values } = parseArgs({
   options: {
@@ -39,6 +39,8 @@ const { values } = parseArgs({
     'own-thread': { type: 'string' },
     /** Writes a V8 CPU profile of the throughput phase only (open it in Chrome DevTools). */
     'cpu-profile': { type: 'string' },
+    /** Where the throughput phase allocates, garbage included (a .heapprofile for Chrome DevTools). */
+    'alloc-profile': { type: 'string' },
     /** A CPU profile of the latency phase (offered load, then until lag 0). */
     'latency-cpu-profile': { type: 'string' },
     brokers: { type: 'string', default: '127.0.0.1:19092' },
@@ -115,6 +117,7 @@ async function rawKafkaConsume(platform: BenchPlatform, total: number): Promise<
 
 async function throughput(platform: BenchPlatform, total: number): Promise<void> {
   const profile = await startCpuProfile(values['cpu-profile']);
+  const allocations = await startAllocationProfile(values['alloc-profile']);
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const batches = new Map<string, { batches: number; records: number; effects: number; sinkMs: number }>();
@@ -140,6 +143,7 @@ async function throughput(platform: BenchPlatform, total: number): Promise<void>
   const ms = performance.now() - started;
   const cpu = cpuSeconds(process.cpuUsage(cpuBefore));
   await profile.stop();
+  await allocations.stop();
   console.log(`pipeline: ${fmt(total)} source events through ${platform.topology.nodes.length} processors into every view in ${(ms / 1000).toFixed(2)} s`
     + ` → ${fmt((total / ms) * 1000)} events/s (process CPU ${cpu.toFixed(1)} s, rss ${fmt(process.memoryUsage().rss / 1e6)} MB)`);
   // Where the time went per processor: a processor whose sink time nears the wall time bounds the run.

@@ -204,16 +204,29 @@ export function applyChanges(packed: Packed, changes: readonly SetChange[], word
 /** Old words the changes of a batch would scan, past which a filter of them pays (scratch micro-benchmark). */
 const SCANS_WORTH_A_FILTER = 4_096;
 
-/** A bitmap of the members' hashes (their words but the length byte), at least 16 bits per member. */
-function hashBits({ words, count }: Packed): Uint32Array {
-  let bits = 512;
-  while (bits < count * 16) bits <<= 1;
-  const seen = new Uint32Array(bits >>> 5);
-  for (let i = 0; i < count; i++) {
-    const bit = (words[i] >>> 8) & (bits - 1);
-    seen[bit >>> 5] |= 1 << (bit & 31);
+/**
+ * A bitmap of members' hashes (their words but the length byte), at least 16 bits per member: a
+ * member whose bit is clear is not among them, without a scan of the words.
+ */
+class HashFilter {
+  private readonly bits: Uint32Array;
+  private readonly mask: number;
+
+  constructor({ words, count }: Packed) {
+    let size = 512;
+    while (size < count * 16) size <<= 1;
+    this.bits = new Uint32Array(size >>> 5);
+    this.mask = size - 1;
+    for (let i = 0; i < count; i++) {
+      const bit = (words[i] >>> 8) & this.mask;
+      this.bits[bit >>> 5] |= 1 << (bit & 31);
+    }
   }
-  return seen;
+
+  mayHold(word: number): boolean {
+    const bit = (word >>> 8) & this.mask;
+    return (this.bits[bit >>> 5] & (1 << (bit & 31))) !== 0;
+  }
 }
 
 /** An entry a batch adds, with its member's word. */
@@ -228,16 +241,12 @@ class Overlay {
   private readonly added: Added[] = [];
   private readonly addedScores = new Map<string, number>();
   private size: number;
-  /**
-   * One bit per hash of the old members (word >>> 8, ~16 bits per member): a member whose bit is
-   * clear is not among them, without a scan of the words. Made when the changes would scan more
-   * words than it costs to make.
-   */
-  private readonly oldHashBits: Uint32Array | undefined;
+  /** The old members' hashes, made when the changes would scan more words than it costs to make. */
+  private readonly oldFilter: HashFilter | undefined;
 
   constructor(private readonly old: Packed, changes: number) {
     this.size = old.count;
-    this.oldHashBits = changes * old.count >= SCANS_WORTH_A_FILTER ? hashBits(old) : undefined;
+    this.oldFilter = changes * old.count >= SCANS_WORTH_A_FILTER ? new HashFilter(old) : undefined;
   }
 
   add(member: string, word: number, score: number, cap: number | undefined): void {
@@ -311,11 +320,7 @@ class Overlay {
 
   /** The old rank of a member still in the set, or -1. */
   private oldRank(member: string, word: number): number {
-    const bits = this.oldHashBits;
-    if (bits !== undefined) {
-      const bit = (word >>> 8) & ((bits.length << 5) - 1);
-      if ((bits[bit >>> 5] & (1 << (bit & 31))) === 0) return -1;
-    }
+    if (this.oldFilter?.mayHold(word) === false) return -1;
     const rank = rankOf(this.old, member, word);
     return rank < this.low || this.removed.has(rank) ? -1 : rank;
   }
