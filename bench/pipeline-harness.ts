@@ -168,7 +168,6 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
-/** A CPU profile of this thread from now until `stop`, written to `file` (nothing without a file). */
 /**
  * Samples where the throughput phase allocates, the objects the collector took back included (V8's
  * sampling heap profiler keeps only the live ones unless asked): what the young-generation GC pays
@@ -193,6 +192,7 @@ export async function startAllocationProfile(file: string | undefined): Promise<
   };
 }
 
+/** A CPU profile of this thread from now until `stop`, written to `file` (nothing without a file). */
 export async function startCpuProfile(file: string | undefined, what = 'CPU profile'): Promise<{ stop(): Promise<void> }> {
   if (!file) return { stop: async () => {} };
   const session = new Session();
