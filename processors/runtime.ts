@@ -271,9 +271,8 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
 
   let pending = emptyBatch();
   let flushing: Promise<void> = Promise.resolve();
-  let flushesQueued = 0;
-  /** A batch is being written (its flush started and has not ended). */
-  let writing = false;
+  /** Flushes asked for that have not ended: queued behind another, or writing their batch. */
+  let flushesUnfinished = 0;
   /**
    * Set while a full batch waits behind the one being written: every task waits on it before it folds
    * another record. A task that only awaited its own flush let the tasks of other partitions fill and
@@ -650,18 +649,15 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
   function flush(): Promise<void> {
     const batch = isEmpty(pending) ? undefined : pending;
     if (batch !== undefined) pending = emptyBatch();
-    flushesQueued++;
+    flushesUnfinished++;
     flushing = flushing.then(async () => {
-      flushesQueued--;
-      if (batch === undefined) return;
-      writing = true;
       try {
-        await write(batch);
+        if (batch !== undefined) await write(batch);
       } finally {
-        writing = false;
+        flushesUnfinished--;
       }
       // Records that came during the write and waited their linger out go now, not at the next tick.
-      lingerCheck();
+      if (batch !== undefined) lingerCheck();
     });
     return flushing;
   }
@@ -703,7 +699,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
     // taken when the write ends (flush), or as a full batch.
     // A drain that yielded a turn mid-way is behind: its batch fills up to the cap (a rebuild's
     // throughput depends on large batches), or flushes by the linger once the drain is done.
-    if (flushesQueued === 0 && !writing && drainsYielded === 0 && !isEmpty(pending) && Date.now() - pending.startedAt >= lingerMs) void flush();
+    if (flushesUnfinished === 0 && drainsYielded === 0 && !isEmpty(pending) && Date.now() - pending.startedAt >= lingerMs) void flush();
   }
   const startLingerTimer = () => {
     const t = setInterval(lingerCheck, Math.max(5, Math.floor(lingerMs / 2)));
