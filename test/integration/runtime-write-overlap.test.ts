@@ -11,7 +11,7 @@ import type { TopicBackend } from '../../topics/types.ts';
 import { startProcessor, type Sink } from '../../processors/runtime.ts';
 import { memorySink } from '../helpers/memory-sink.ts';
 import { textCodec } from '../helpers/text-codec.ts';
-import { tempDataDir } from '../helpers/tmp.ts';
+import { eventually, tempDataDir } from '../helpers/tmp.ts';
 
 const TOPIC = 'write-overlap';
 const RECORDS = 6_000;
@@ -70,8 +70,7 @@ describe('a processor whose sink is slow', () => {
     };
     const running = await startProcessor({ processor: counter('overlap-counter', counted), sink: slow, stateful: false }, { backend, codec, groupPrefix: 'overlap', maxBatchEffects: BATCH, lingerMs: 10 });
     try {
-      const deadline = Date.now() + 30_000;
-      while (inner.applied.length < RECORDS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await eventually(async () => inner.applied.length >= RECORDS, 30_000, 'every record written');
       expect(inner.applied).toHaveLength(RECORDS);
       // Each record once, in order.
       expect(inner.applied.map((e) => (e.kind === 'hincr' ? e.field : ''))).toEqual(Array.from({ length: RECORDS }, (_, i) => `r${i}`));
@@ -110,8 +109,7 @@ describe('a processor whose sink is slow', () => {
     };
     const running = await startProcessor({ processor: counter('overlap-bound', counted), sink: slow, stateful: false }, { backend, codec, groupPrefix: 'overlap-bound', maxBatchEffects: BATCH, lingerMs: 10 });
     try {
-      const deadline = Date.now() + 30_000;
-      while (inner.applied.length < partitions * perPartition && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await eventually(async () => inner.applied.length >= partitions * perPartition, 30_000, 'every record written');
       expect(inner.applied).toHaveLength(partitions * perPartition);
       // A record per partition may be folding when a batch fills: each waits in its task, not in a batch.
       expect(mostAhead).toBeGreaterThan(BATCH);
@@ -151,8 +149,7 @@ describe('a processor whose sink is slow', () => {
         }
         await new Promise((r) => setTimeout(r, 2));
       }
-      const deadline = Date.now() + 30_000;
-      while (inner.applied.length < partitions * perPartition && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await eventually(async () => inner.applied.length >= partitions * perPartition, 30_000, 'every record written');
       for (let partition = 0; partition < partitions; partition++) {
         const fields = inner.applied.map((e) => (e.kind === 'hincr' ? e.field : '')).filter((f) => f.startsWith(`p${partition}-`));
         expect(fields).toEqual(Array.from({ length: perPartition }, (_, i) => `p${partition}-${i}`));
