@@ -14,6 +14,8 @@ export function topicConfig(spec: TopicSpec): { name: string; value: string }[] 
 }
 
 const ADMIN_ATTEMPTS = 6;
+/** How long ensureTopics waits for the topics it just created to show in the broker's metadata. */
+const CREATED_TOPICS_WAIT_MS = 10_000;
 
 export class KafkaTopicAdmin {
   private admin: Admin | undefined;
@@ -71,7 +73,7 @@ export class KafkaTopicAdmin {
       waitForLeaders: true,
       topics: specs.map((spec) => ({ topic: spec.name, numPartitions: spec.partitions, configEntries: topicConfig(spec) })),
     }));
-    const actual = await this.fetchPartitionCounts(specs.map((s) => s.name));
+    const actual = await this.fetchCreatedPartitionCounts(specs.map((s) => s.name));
     for (const spec of specs) {
       const count = actual.get(spec.name);
       if (count !== spec.partitions) {
@@ -84,6 +86,23 @@ export class KafkaTopicAdmin {
     const known = this.partitionCounts.get(topic);
     if (known !== undefined) return known;
     return (await this.fetchPartitionCounts([topic])).get(topic)!;
+  }
+
+  /**
+   * Partition counts of topics createTopics has just answered for. Its `waitForLeaders` is not enough:
+   * on the first run after a KRaft broker started, a metadata request right after it still named all
+   * eleven new topics unknown (2026-12-07), so an unknown topic is asked for again for a while.
+   */
+  private async fetchCreatedPartitionCounts(topics: string[]): Promise<Map<string, number>> {
+    const deadline = Date.now() + CREATED_TOPICS_WAIT_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.fetchPartitionCounts(topics);
+      } catch (error) {
+        if (!(error instanceof UnknownKafkaTopicError) || Date.now() >= deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 25 * 2 ** attempt)));
+      }
+    }
   }
 
   private async fetchPartitionCounts(topics: string[]): Promise<Map<string, number>> {
