@@ -9,9 +9,12 @@ import type { TopicBackend, TopicSpec } from '../topics/types.ts';
 import { createEventProducer, type EventProducer } from '../topics/event-producer.ts';
 import { createRegistryClient } from '../schemas/registry/index.ts';
 import { createSerde, type Serde } from '../schemas/serde.ts';
-import type { ViewStore } from '../sinks/view-store.ts';
+import { viewSink, type ViewStore } from '../sinks/view-store.ts';
 import type { AnalyticsStore } from '../sinks/analytics/analytics-store.ts';
-import type { Sink } from '../processors/runtime.ts';
+import type { RecordCodec, RuntimeObserver, Sink } from '../processors/runtime.ts';
+import { startPipeline } from '../processors/pipeline.ts';
+import type { StartViews } from '../processors/replay/index.ts';
+import { buildTopology } from '../processors/topology.ts';
 
 export interface Backbone {
   config: Config;
@@ -107,4 +110,28 @@ export async function openAnalyticsStore(config: Config): Promise<OpenAnalytics>
   const store = await withTimeout(`cannot reach ${where}`, 30_000, createAnalyticsStore({ url: config.clickhouseUrl, dataDir: config.dataDir }))
     .catch((error: Error) => { throw new UserError(error instanceof UserError ? error.message : `cannot use ${where}: ${error.message}`); });
   return Object.assign(store, { sink: (processor: string) => analyticsSink(store, processor) });
+}
+
+/**
+ * How this process starts view pipelines writing a generation: one function for `start`/`process`
+ * (live views, replays inside the platform, recovery) and for `replay`/`verify`. Each caller used to
+ * spell it out, and the platform's copy passed the consumer group only to worker threads, so on Kafka
+ * a rebuild inside the platform joined the live processors' group and was given no partitions.
+ */
+export function viewPipelines(config: Config, engines: {
+  backend: TopicBackend; codec: RecordCodec; views: ViewStore; observer?: RuntimeObserver; log?: (line: string) => void;
+}): StartViews {
+  const { backend, codec, views } = engines;
+  return (generation, groupPrefix, only, batching, ownThreads) => startPipeline({
+    backend, codec, topology: buildTopology(config), observer: engines.observer, log: engines.log, groupPrefix, only,
+    sinkFor: (name) => viewSink(views, generation, name),
+    workers: config.workers, ownThreads, ...batching,
+    workerSetup: {
+      dataDir: config.dataDir, generation, groupPrefix, schemaRegistryUrl: config.schemaRegistryUrl, redisUrl: config.redisUrl, ...batching,
+      topology: {
+        partitions: config.partitions, celebrityFollowers: config.celebrityFollowers, feedLength: config.feedLength,
+        trendingHalfLifeMinutes: config.trendingHalfLifeMinutes, botFollowsPerHour: config.botFollowsPerHour,
+      },
+    },
+  });
 }

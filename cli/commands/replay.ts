@@ -10,12 +10,11 @@
 //   `darkroom start/process` processes (Kafka + Redis) notice the pointer and follow it.
 import { loadConfig, type Config } from '../config.ts';
 import { UserError } from '../errors.ts';
-import { openBackbone, openViewStore } from '../platform.ts';
+import { openBackbone, openViewStore, viewPipelines } from '../platform.ts';
 import { buildTopology } from '../../processors/topology.ts';
 import { createRecordCodec } from '../../processors/record-codec.ts';
-import { startPipeline } from '../../processors/pipeline.ts';
 import { ReplayRefused, replayStandalone, type ReplayProgress, type StartViews } from '../../processors/replay/index.ts';
-import { viewSink, type ViewStore } from '../../sinks/view-store.ts';
+import type { ViewStore } from '../../sinks/view-store.ts';
 import type { Backbone } from '../platform.ts';
 
 export interface ReplayCliOptions { processor: string; keepOld?: boolean; fromSnapshot?: string }
@@ -79,18 +78,7 @@ export async function openReplayEngines(config: Config): Promise<{ backbone: Bac
   const backbone = await openBackbone(config, topology.internalTopics);
   const views = await openViewStore(config).catch(async (error) => { await backbone.close(); throw error; });
   const codec = await createRecordCodec({ serde: backbone.serde, registry: backbone.registry, internalTopics: topology.internalTopics });
-  const startViews: StartViews = (generation, groupPrefix, only, batching, ownThreads) => startPipeline({
-    backend: backbone.backend, codec, topology: buildTopology(config), groupPrefix, only,
-    sinkFor: (name) => viewSink(views, generation, name),
-    workers: config.workers, ownThreads, ...batching,
-    workerSetup: {
-      dataDir: config.dataDir, generation, groupPrefix, schemaRegistryUrl: config.schemaRegistryUrl, redisUrl: config.redisUrl, ...batching,
-      topology: {
-        partitions: config.partitions, celebrityFollowers: config.celebrityFollowers, feedLength: config.feedLength,
-        trendingHalfLifeMinutes: config.trendingHalfLifeMinutes, botFollowsPerHour: config.botFollowsPerHour,
-      },
-    },
-  });
+  const startViews = viewPipelines(config, { backend: backbone.backend, codec, views });
   return { backbone, views, startViews, topology, async close() { await views.close(); await backbone.close(); } };
 }
 

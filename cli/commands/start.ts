@@ -1,13 +1,13 @@
 import type { Server } from 'node:http';
 import { loadConfig } from '../config.ts';
 import { UserError, exitWithError } from '../errors.ts';
-import { logLine, openBackbone, openViewStore, openAnalyticsStore, redactUrl } from '../platform.ts';
+import { logLine, openBackbone, openViewStore, openAnalyticsStore, redactUrl, viewPipelines } from '../platform.ts';
 import { buildTopology } from '../../processors/topology.ts';
 import { createRecordCodec } from '../../processors/record-codec.ts';
 import { startPipeline, type Pipeline } from '../../processors/pipeline.ts';
 import { startLiveViews, type LiveViews, type StartViews } from '../../processors/replay/index.ts';
 import { replayAdminRouter } from '../../serving/replay-admin.ts';
-import { viewSink, type ViewStore } from '../../sinks/view-store.ts';
+import type { ViewStore } from '../../sinks/view-store.ts';
 import { createMetrics } from '../../serving/metrics.ts';
 import { createApp } from '../../serving/app.ts';
 import { ingestRouter } from '../../serving/ingest.ts';
@@ -56,21 +56,8 @@ export async function start(roles: Roles): Promise<void> {
       serde: backbone.serde, registry: backbone.registry, internalTopics: topology.internalTopics,
     });
     log(`processors: starting ${topology.nodes.length} on ${backend.kind === 'kafka' ? 'Kafka' : 'the embedded log'}, views in ${views.kind}, generation ${generation}`);
-    // Fresh processors for every pipeline: a replay runs its own beside the live ones.
-    // `batching`: a rebuild asks for larger batches (processors/replay/batching.ts REBUILD_BATCHING); `ownThreads`:
-    // a rebuild runs processors on threads of their own (processors/replay/batching.ts rebuildThreads).
-    startViews = (viewGeneration, groupPrefix, only, batching, ownThreads) => startPipeline({
-      backend, codec, topology: buildTopology(config), observer: metrics.observer, log, only,
-      sinkFor: (name) => viewSink(views, viewGeneration, name),
-      workers: config.workers, ownThreads, ...batching,
-      workerSetup: {
-        dataDir: config.dataDir, generation: viewGeneration, groupPrefix, schemaRegistryUrl: config.schemaRegistryUrl, redisUrl: config.redisUrl, ...batching,
-        topology: {
-          partitions: config.partitions, celebrityFollowers: config.celebrityFollowers, feedLength: config.feedLength,
-          trendingHalfLifeMinutes: config.trendingHalfLifeMinutes, botFollowsPerHour: config.botFollowsPerHour,
-        },
-      },
-    });
+    // Fresh processors for every pipeline: a replay runs its own beside the live ones, in groups of its own.
+    startViews = viewPipelines(config, { backend, codec, views, observer: metrics.observer, log });
     live = await startLiveViews({ views, backend, topology, startViews, log, pollMs: config.replayPollMs, rebuildBatchEffects: config.rebuildBatchEffects });
     // Analytics rows are facts, not views: they keep flowing, untouched by replays.
     pipeline = await startPipeline({

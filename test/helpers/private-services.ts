@@ -234,4 +234,21 @@ export async function spawnDarkroom(options: { dataDir: string; port?: number; e
   return darkroom;
 }
 
+/**
+ * Runs one `darkroom` command to its end (killed after `timeoutMs`, which the result says, so a
+ * command that hangs fails its test with its output instead of a test timeout).
+ */
+export function runDarkroom(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<{ code: number; stdout: string; stderr: string; timedOut: boolean }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'cli/bin.mjs'), ...args], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);
+    child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.once('exit', (code) => { clearTimeout(timer); resolve({ code: code ?? -1, stdout, stderr, timedOut }); });
+  });
+}
+
 export { sleep };

@@ -3,6 +3,7 @@
 // terminal and in /v1/status; serving answers throughout and then reads the new generation.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runDarkroom } from '../helpers/private-services.ts';
 import { eventually, tempDataDir } from '../helpers/tmp.ts';
 import { createSimulation } from '../../simulator/index.ts';
 
@@ -17,16 +18,7 @@ const env = {
 let platform: ChildProcess;
 let output = '';
 
-function darkroom(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('node', ['cli/bin.mjs', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.once('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const darkroom = (args: string[]) => runDarkroom(args, env);
 
 const status = async () => (await (await fetch(`${base}/v1/status`)).json()) as { lag: number; views: { generation: string; state: string; replay: { phase: string } | null } };
 

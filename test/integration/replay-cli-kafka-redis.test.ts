@@ -1,0 +1,92 @@
+// `darkroom start` on Kafka + Redis, as a user runs it (a private broker and Redis, so the topics have
+// the catalog's own names): `darkroom replay` asked of the running platform, and recovery after Redis
+// lost every key. Both run inside the platform's process, beside its live processors; the other
+// suites drive the same code through their own pipelines, which is how a replay inside the platform
+// once joined the live processors' consumer group, got no partitions and never moved (2026-12-07).
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createSimulation } from '../../simulator/index.ts';
+import { caughtUp, status } from '../helpers/fault-traffic.ts';
+import {
+  createPrivateKafka, createPrivateRedis, describeWithBinaries, runDarkroom, spawnDarkroom,
+  type DarkroomProcess, type PrivateKafka, type PrivateRedis,
+} from '../helpers/private-services.ts';
+import { sleep, tempDataDir } from '../helpers/tmp.ts';
+
+const ADMIN = 'replay-kafka-admin';
+const USERS = 200;
+
+describeWithBinaries(['kafka', 'redis'], 'darkroom start on Kafka + Redis: replay inside the platform, recovery after Redis lost its keys', () => {
+  const root = tempDataDir('darkroom-replay-cli-kafka-');
+  let kafka: PrivateKafka;
+  let redis: PrivateRedis;
+  let darkroom: DarkroomProcess;
+  let env: NodeJS.ProcessEnv;
+  let sent = 0;
+
+  beforeAll(async () => {
+    kafka = await createPrivateKafka(path.join(root.dir, 'kafka'));
+    redis = await createPrivateRedis(path.join(root.dir, 'redis'));
+    await Promise.all([kafka.start(), redis.start()]);
+    const settings = {
+      KAFKA_BROKERS: kafka.brokers, REDIS_URL: redis.url, DARKROOM_PARTITIONS: '4', DARKROOM_ADMIN_TOKEN: ADMIN, DARKROOM_REPLAY_POLL_MS: '200',
+    };
+    darkroom = await spawnDarkroom({ dataDir: path.join(root.dir, 'darkroom'), env: settings });
+    env = { PATH: process.env.PATH, HOME: process.env.HOME ?? '/tmp', PORT: String(darkroom.port), DARKROOM_DATA_DIR: path.join(root.dir, 'cli'), ...settings };
+    await darkroom.ready();
+    const simulation = createSimulation({ users: USERS, seed: 21, startTs: Date.now() - 60_000, rate: 1_000 });
+    const events = [...simulation.bootstrap(), ...simulation.next(3_000)];
+    for (let i = 0; i < events.length; i += 1_000) {
+      const res = await fetch(`${darkroom.base}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events.slice(i, i + 1_000)) });
+      expect(res.status).toBe(202);
+    }
+    sent = events.length;
+    await caughtUp(darkroom.base, 90_000);
+  }, 240_000);
+
+  afterAll(async () => {
+    await darkroom?.kill();
+    await kafka?.stop();
+    await redis?.stop();
+    root.remove();
+  });
+
+  it('`darkroom replay` through the running platform rebuilds, switches, and the new generation equals the old', { timeout: 240_000 }, async () => {
+    expect((await status(darkroom.base)).views?.generation).toBe('g1');
+    const replay = await runDarkroom(['replay', '--keep-old'], env, 120_000);
+    expect(replay.timedOut, `replay did not end in 120 s:\n${replay.stderr.slice(-1_500)}`).toBe(false);
+    expect(replay.code, replay.stderr).toBe(0);
+    expect(replay.stderr).toMatch(/done, .* serving reads g2/);
+    expect((await status(darkroom.base)).views?.generation).toBe('g2');
+    const verify = await runDarkroom(['verify', '--generation', 'g1', '--against', 'g2'], env, 120_000);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    expect(verify.stderr).toMatch(/identical/);
+  });
+
+  it('Redis lost every key: the platform rebuilds and serves the new generation only once it holds every record', { timeout: 240_000 }, async () => {
+    const before = await status(darkroom.base);
+    const feeds = async () => Promise.all(Array.from({ length: 20 }, async (_, i) => {
+      const res = await fetch(`${darkroom.base}/v1/users/u${i + 1}/feed?limit=50`);
+      return res.status === 200 ? ((await res.json()) as { items: Array<{ post_id: string }> }).items.map((p) => p.post_id) : [];
+    }));
+    const served = await feeds();
+    expect(served.flat().length).toBeGreaterThan(0);
+
+    const client = new Redis(redis.url);
+    await client.flushall();
+    await client.quit();
+    // The first reads of the next generation, as soon as serving moves to it.
+    let next: string | undefined;
+    for (const deadline = Date.now() + 120_000; Date.now() < deadline && next === undefined; await sleep(50)) {
+      const generation = (await status(darkroom.base)).views?.generation;
+      if (generation !== undefined && generation !== before.views?.generation) next = generation;
+    }
+    expect(next, `no switch after the flush:\n${darkroom.log().slice(-1_500)}`).toBeDefined();
+    expect(await feeds()).toEqual(served);
+    const switched = /replay: switched to generation (g\d+) \(([\d,]+) records replayed/.exec(darkroom.log().split('(recovery)').at(-1)!);
+    expect(switched?.[1]).toBe(next);
+    expect(Number(switched![2].replaceAll(',', ''))).toBeGreaterThanOrEqual(sent);
+    await caughtUp(darkroom.base, 90_000);
+  });
+});
