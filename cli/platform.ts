@@ -56,12 +56,19 @@ async function withTimeout<T>(what: string, ms: number, work: Promise<T>): Promi
   }
 }
 
-/** Topics, registry and the event producer: what ingest, the simulator and `tail` need. */
-export async function openBackbone(config: Config, extraTopics: TopicSpec[] = []): Promise<Backbone> {
+/**
+ * Topics, registry and the event producer: what ingest, the simulator and `tail` need. Only the
+ * platform (`owner`) sets the retention of existing topics from its environment; a tool run beside
+ * it with another DARKROOM_LOG_RETENTION_MS must not change what the platform's sweep deletes.
+ */
+export async function openBackbone(config: Config, extraTopics: TopicSpec[] = [], options: { owner?: boolean } = {}): Promise<Backbone> {
   const where = config.kafkaBrokers ? `Kafka at ${config.kafkaBrokers.join(',')}` : `the embedded log in ${config.dataDir}`;
   const backend = await withTimeout(`cannot reach ${where}`, 30_000, (async () => {
     const backend = await createTopicBackend({ kafkaBrokers: config.kafkaBrokers, kafkaSsl: config.kafkaSsl, kafkaSasl: config.kafkaSasl, dataDir: config.dataDir, produceTimeoutMs: config.produceTimeoutMs });
-    await backend.ensureTopics([...topicCatalog(config.partitions, { ms: config.logRetentionMs, bytes: config.logRetentionBytes }), ...extraTopics]);
+    await backend.ensureTopics(
+      [...topicCatalog(config.partitions, { ms: config.logRetentionMs, bytes: config.logRetentionBytes }), ...extraTopics],
+      { updateRetention: options.owner === true },
+    );
     return backend;
   })()).catch((error: Error) => {
     throw new UserError(error instanceof UserError ? error.message : `cannot use ${where}: ${error.message}`);

@@ -1,4 +1,4 @@
-import type { Consumer, ConsumerOptions, TopicBackend, TopicPartitionOffset, TopicSpec } from './types.ts';
+import type { Consumer, ConsumerOptions, EnsureTopicsOptions, TopicBackend, TopicPartitionOffset, TopicSpec } from './types.ts';
 
 /**
  * Several darkroom deployments (or test runs) can share one Kafka cluster: each sees its logical
@@ -35,7 +35,7 @@ export function namespacedBackend(inner: TopicBackend, namespace: string): Topic
   });
   return {
     kind: inner.kind,
-    ensureTopics: (specs: TopicSpec[]) => inner.ensureTopics(specs.map((s) => ({ ...s, name: out(s.name) }))),
+    ensureTopics: (specs: TopicSpec[], options?: EnsureTopicsOptions) => inner.ensureTopics(specs.map((s) => ({ ...s, name: out(s.name) })), options),
     async produce(topic, records) { return backAll(await inner.produce(out(topic), records)); },
     consumer: (options: ConsumerOptions) => renamed(inner.consumer(inside(options))),
     ...(inner.consumerSet

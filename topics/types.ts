@@ -92,9 +92,18 @@ export interface Consumer {
   endOffsetNow?(topic: string, partition: number): number | undefined;
 }
 
+export interface EnsureTopicsOptions {
+  /**
+   * Existing topics take the spec's retention (the embedded log; on Kafka the configs of existing
+   * topics stay as the operator set them). Off by default: tools read topics, the platform sets them.
+   */
+  updateRetention?: boolean;
+}
+
 export interface TopicBackend {
   readonly kind: 'embedded' | 'kafka';
-  ensureTopics(specs: TopicSpec[]): Promise<void>;
+  /** Creates missing topics; an existing topic with another partition count is refused. */
+  ensureTopics(specs: TopicSpec[], options?: EnsureTopicsOptions): Promise<void>;
   /**
    * Resolves once every record is durable (fsynced log / acks=all); returns the assigned offsets,
    * one per record in the order given.

@@ -38,7 +38,7 @@ function listen(server: Server, port: number): Promise<void> {
 export async function start(roles: Roles): Promise<void> {
   const config = loadConfig();
   const topology = buildTopology(config);
-  const backbone = await openBackbone(config, topology.internalTopics);
+  const backbone = await openBackbone(config, topology.internalTopics, { owner: true });
   const { backend } = backbone;
   const metrics = createMetrics();
   const views: ViewStore = await openViewStore(config);

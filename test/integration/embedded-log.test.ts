@@ -79,10 +79,25 @@ describe('embedded log', () => {
     await backend.ensureTopics([spec('real', 2)]);
     await expect(backend.produce('typo', [{ key: 'k', value: Buffer.from('x') }])).rejects.toThrow(/unknown topic "typo" \(known: real\)/);
     await expect(backend.produce('real', [{ key: 'k', value: Buffer.from('x'), partition: 2 }])).rejects.toThrow(/partitions 0-1, got partition 2/);
-    await expect(backend.ensureTopics([spec('real', 1)])).rejects.toThrow(/cannot shrink/);
+    // Either way keys would move away from the state their partition holds.
+    await expect(backend.ensureTopics([spec('real', 1)])).rejects.toThrow('topic "real" has 2 partitions, not 1');
+    await expect(backend.ensureTopics([spec('real', 3)])).rejects.toThrow(/topic "real" has 2 partitions, not 3: .* run with DARKROOM_PARTITIONS=2$/);
     await expect(backend.ensureTopics([spec('bad', 0)])).rejects.toThrow(/partitions must be an integer >= 1/);
-    await backend.ensureTopics([spec('real', 3)]); // growing is allowed, as in Kafka
-    expect(await backend.endOffsets('real')).toHaveLength(3);
+    expect(await backend.endOffsets('real')).toHaveLength(2);
+    await backend.close();
+  });
+
+  it("keeps an existing topic's retention unless told to update it (a tool's environment must not change it)", async () => {
+    const t0 = 1_700_000_000_000;
+    const backend = createEmbeddedBackend({ dataDir: path.join(dataDir, 'retention-kept'), retentionCheckMs: 0, now: () => t0 + 60_000 });
+    await backend.ensureTopics([spec('kept', 1)]);
+    await backend.produce('kept', [{ key: 'k', value: Buffer.from('old'), timestamp: t0 }]);
+    await backend.ensureTopics([{ ...spec('kept', 1), retentionMs: 2_000 }]);
+    expect(await backend.applyRetention()).toBe(0);
+    expect((await backend.startOffsets('kept'))[0].offset).toBe(0);
+    await backend.ensureTopics([{ ...spec('kept', 1), retentionMs: 2_000 }], { updateRetention: true });
+    expect(await backend.applyRetention()).toBe(1);
+    expect((await backend.startOffsets('kept'))[0].offset).toBe(1);
     await backend.close();
     await expect(backend.endOffsets('real')).rejects.toThrow(/is closed/);
   });

@@ -1,5 +1,5 @@
 // Topic creation and the offset bookkeeping that tools read (committed, end and start offsets).
-import type { TopicPartitionOffset, TopicSpec } from '../types.ts';
+import type { EnsureTopicsOptions, TopicPartitionOffset, TopicSpec } from '../types.ts';
 import { EmbeddedLogError } from './errors.ts';
 import { durable, partitionState, type LogStore, type StoredTopic, type TopicDirectory } from './store.ts';
 
@@ -17,25 +17,29 @@ function validateSpec(spec: TopicSpec): void {
 }
 
 /**
- * Creates missing topics and updates the retention of existing ones, atomically and idempotently.
- * Like Kafka, a topic can gain partitions but never lose them (keys would silently move).
+ * Creates missing topics, atomically and idempotently. An existing topic must have the spec's
+ * partition count: records are placed by partitionFor(key, partitions), so a count that grew would
+ * move keys away from the state their partition holds, as silently as one that shrank (the same rule
+ * as the Kafka backend's). Its retention changes only with `updateRetention` (what the running
+ * platform asks for at start): a tool run with another value in its environment must not set it.
  */
-export async function ensureTopics(store: LogStore, directory: TopicDirectory, specs: TopicSpec[]): Promise<void> {
+export async function ensureTopics(store: LogStore, directory: TopicDirectory, specs: TopicSpec[], options: EnsureTopicsOptions = {}): Promise<void> {
   specs.forEach(validateSpec);
   store.root.resetReadTxn();
   for (const spec of specs) {
     const existing = store.topics.get(spec.name);
-    if (existing && spec.partitions < existing.spec.partitions) {
+    if (existing && spec.partitions !== existing.spec.partitions) {
       throw new EmbeddedLogError(
-        `topic "${spec.name}" has ${existing.spec.partitions} partitions and cannot shrink to ${spec.partitions}`);
+        `topic "${spec.name}" has ${existing.spec.partitions} partitions, not ${spec.partitions}: a record's partition follows from its key and the count, so keys would move away from their state; run with DARKROOM_PARTITIONS=${existing.spec.partitions}`);
     }
   }
   await store.root.transaction(() => {
     let nextId = 1 + Math.max(0, ...[...store.topics.getRange({})].map(({ value }) => value.id));
     for (const spec of specs) {
       const existing = store.topics.get(spec.name);
-      const partitions = Math.max(existing?.spec.partitions ?? 0, spec.partitions);
-      const stored: StoredTopic = { id: existing?.id ?? nextId++, spec: { ...spec, partitions } };
+      const partitions = spec.partitions;
+      const kept = existing && !options.updateRetention ? { retentionMs: existing.spec.retentionMs, retentionBytes: existing.spec.retentionBytes } : {};
+      const stored: StoredTopic = { id: existing?.id ?? nextId++, spec: { ...spec, ...kept } };
       if (JSON.stringify(existing) !== JSON.stringify(stored)) store.topics.putSync(spec.name, stored);
       for (let p = 0; p < partitions; p++) {
         if (store.partitions.get([stored.id, p]) === undefined) {

@@ -2,7 +2,7 @@
 // (memory-mapped B+tree, ACID, multi-process safe). It gives the platform Kafka's contract on one
 // machine: offsets per partition, murmur2 key partitioning, consumer-group offsets, retention.
 // Several processes may open the same data dir (e.g. the server and `darkroom tail`).
-import type { Consumer, ConsumerOptions, PartitionLag, ProduceRecord, TopicBackend, TopicPartitionOffset, TopicSpec } from '../types.ts';
+import type { Consumer, ConsumerOptions, EnsureTopicsOptions, PartitionLag, ProduceRecord, TopicBackend, TopicPartitionOffset, TopicSpec } from '../types.ts';
 import { commitOffsets, committedOffsets, endOffsets, ensureTopics, startOffsets } from './admin.ts';
 import { Appender } from './append.ts';
 import { EmbeddedConsumer } from './consumer.ts';
@@ -109,9 +109,9 @@ export function createEmbeddedBackend(options: EmbeddedBackendOptions): Embedded
   return {
     kind: 'embedded',
 
-    async ensureTopics(specs: TopicSpec[]) {
+    async ensureTopics(specs: TopicSpec[], options?: EnsureTopicsOptions) {
       open();
-      await ensureTopics(store, directory, specs);
+      await ensureTopics(store, directory, specs, options);
     },
 
     async produce(topic: string, records: ProduceRecord[]) {
