@@ -31,6 +31,22 @@ function str(name: string): string | undefined {
   return raw === undefined || raw === '' ? undefined : raw;
 }
 
+/** A URL with one of `schemes` (e.g. 'redis:'), or undefined when unset. */
+function url(name: string, schemes: string[]): string | undefined {
+  const raw = str(name);
+  if (raw === undefined) return undefined;
+  let protocol: string;
+  try {
+    protocol = new URL(raw).protocol;
+  } catch {
+    protocol = '';
+  }
+  if (!schemes.includes(protocol)) {
+    throw new ConfigError(`${name} must be a URL starting with ${schemes.map((s) => `${s}//`).join(' or ')}, got "${raw.replace(/\/\/[^@/]*@/, '//***@')}"`);
+  }
+  return raw;
+}
+
 export interface Config {
   dataDir: string;
   port: number;
@@ -76,13 +92,13 @@ export interface Config {
 export function loadConfig(): Config {
   return {
     dataDir: path.resolve(str('DARKROOM_DATA_DIR') ?? './data'),
-    port: int('PORT', 8080),
+    port: port(),
     partitions: int('DARKROOM_PARTITIONS', 8, 1),
     kafkaBrokers: str('KAFKA_BROKERS')?.split(',').map((b) => b.trim()).filter(Boolean),
     kafkaSsl: str('KAFKA_SSL') === '1',
     kafkaSasl: kafkaSasl(),
-    schemaRegistryUrl: str('SCHEMA_REGISTRY_URL'),
-    redisUrl: str('REDIS_URL'),
+    schemaRegistryUrl: url('SCHEMA_REGISTRY_URL', ['http:', 'https:']),
+    redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
     clickhouseUrl: str('CLICKHOUSE_URL'),
     apiToken: str('DARKROOM_API_TOKEN'),
     maxBodyBytes: int('DARKROOM_MAX_BODY_BYTES', 32 * 1024 * 1024, 1024),
@@ -106,6 +122,12 @@ export function loadConfig(): Config {
     rebuildBatchEffects: str('DARKROOM_REBUILD_BATCH_EFFECTS') === undefined ? undefined : int('DARKROOM_REBUILD_BATCH_EFFECTS', 0, 1_000),
     produceTimeoutMs: int('DARKROOM_PRODUCE_TIMEOUT_MS', 10_000, 100),
   };
+}
+
+function port(): number {
+  const value = int('PORT', 8080);
+  if (value > 65_535) throw new ConfigError(`PORT must be an integer from 0 to 65535, got "${process.env.PORT}"`);
+  return value;
 }
 
 /** DARKROOM_DEBUG=1 prints stacks of unexpected errors. */

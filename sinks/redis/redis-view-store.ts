@@ -121,6 +121,24 @@ function pairs(flat: string[]): ScoredMember[] {
   return out;
 }
 
+/**
+ * Selects the URL's database again and fails when Redis has none of that number: ioredis reports a
+ * failed SELECT only as an error event and stays on database 0, where darkroom would then write.
+ */
+async function selectDatabase(redis: Redis, url: string, where: string): Promise<void> {
+  let db = 0;
+  try {
+    db = Number(new URL(url).pathname.slice(1) || 0);
+  } catch { /* ioredis accepted it; it names no database */ }
+  if (!Number.isInteger(db) || db === 0) return;
+  try {
+    await redis.select(db);
+  } catch (error) {
+    redis.disconnect();
+    throw new SinkUnavailableError(`Redis at ${where} has no database ${db} (${(error as Error).message})`);
+  }
+}
+
 export async function createRedisViewStore(options: RedisViewStoreOptions): Promise<ViewStore> {
   const ns = options.namespace ?? 'dr';
   if (!/^[A-Za-z0-9_-]+$/.test(ns)) throw new SinkError(`invalid Redis key namespace "${ns}"`);
@@ -143,6 +161,7 @@ export async function createRedisViewStore(options: RedisViewStoreOptions): Prom
     const reason = (lastError ?? (error as Error))?.message?.replace(options.url, where) ?? 'unknown error';
     throw new SinkUnavailableError(`cannot reach Redis at ${where} (${reason.replace(/\s+/g, ' ')})`);
   }
+  await selectDatabase(redis, options.url, where);
   redis.defineCommand('drApplyBatch', { lua: APPLY_BATCH_LUA });
 
   // View reads (the read API's hot path) have a connection of their own: they never queue behind a

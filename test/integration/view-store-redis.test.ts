@@ -40,6 +40,11 @@ describeWith(['redis'], 'Redis view store', () => {
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
+  it('refuses a database Redis does not have instead of writing to database 0', async () => {
+    await expect(createRedisViewStore({ url: `${SERVICES.redis.replace(/\/\d*$/, '')}/99` }))
+      .rejects.toThrow(/^Redis at redis:\/\/.*\/99 has no database 99 \(ERR DB index is out of range\)/);
+  });
+
   it('keeps the documented key layout', async () => {
     const ns = `drtest-${randomUUID().slice(0, 8)}`;
     namespaces.push(ns);

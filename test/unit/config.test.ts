@@ -33,3 +33,24 @@ describe('DARKROOM_REBUILD_BATCH_EFFECTS', () => {
     }
   });
 });
+
+describe('URLs and the port', () => {
+  const names = ['REDIS_URL', 'SCHEMA_REGISTRY_URL', 'PORT'];
+  afterEach(() => { for (const name of names) delete process.env[name]; });
+
+  it('refuses a Redis or registry URL without its scheme, hiding credentials', () => {
+    process.env.REDIS_URL = '127.0.0.1:6379';
+    expect(() => loadConfig()).toThrow('REDIS_URL must be a URL starting with redis:// or rediss://, got "127.0.0.1:6379"');
+    process.env.REDIS_URL = 'http://user:secret@127.0.0.1:6379';
+    expect(() => loadConfig()).toThrow('REDIS_URL must be a URL starting with redis:// or rediss://, got "http://***@127.0.0.1:6379"');
+    process.env.REDIS_URL = 'rediss://127.0.0.1:6379/3';
+    expect(loadConfig().redisUrl).toBe('rediss://127.0.0.1:6379/3');
+    process.env.SCHEMA_REGISTRY_URL = 'registry:8081';
+    expect(() => loadConfig()).toThrow(/^SCHEMA_REGISTRY_URL must be a URL starting with http:\/\/ or https:\/\//);
+  });
+
+  it('refuses a port above 65535', () => {
+    process.env.PORT = '70000';
+    expect(() => loadConfig()).toThrow('PORT must be an integer from 0 to 65535, got "70000"');
+  });
+});
