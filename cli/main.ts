@@ -14,9 +14,15 @@ function duration(value: string): number {
   return Number(match[1]) * unit;
 }
 
+// A reader that goes away (`darkroom tail ... | head`) ends the command quietly, as for any Unix tool.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  exitWithError(error);
+});
+
+// A mistake in the options gets commander's one line (with a suggestion where it has one), not the help.
 const program = new Command('darkroom')
-  .description('darkroom: actions in, Avro events on topics, RxJS processors, views in Redis and ClickHouse')
-  .showHelpAfterError();
+  .description('darkroom: actions in, Avro events on topics, RxJS processors, views in Redis and ClickHouse');
 
 program.command('start')
   .description('run the whole platform in one process: ingest, processors, sinks, serving (and the simulator)')

@@ -13,7 +13,7 @@ export interface AdminOptions {
   /** Absent in a process without the processor role: the SQL route answers 503 there. */
   analytics?: Pick<AnalyticsStore, 'query'>;
   views?: Pick<ViewStore, 'smembers' | 'hgetallMany'>;
-  generation?: () => string;
+  generation?: () => string | Promise<string>;
   maxSqlBytes?: number;
 }
 
@@ -42,7 +42,7 @@ export function adminRouter(options: AdminOptions): Router {
   router.get('/v1/admin/flagged', async (_req, res, next) => {
     try {
       if (!options.views || !options.generation) throw new HttpError(503, 'views_unavailable', 'this process has no view store');
-      const generation = options.generation();
+      const generation = await options.generation();
       const users = (await options.views.smembers(generation, FLAGGED_SET_KEY, Date.now())).sort();
       const flags = await options.views.hgetallMany(generation, users.map(flaggedKey));
       res.json({ flagged: users.map((user, i) => ({ user, ...flags[i] })) });

@@ -44,11 +44,11 @@ export async function pipelineStatus(backend: TopicBackend, processors: Processo
   return { lag: total, processors: result };
 }
 
-export function statusRouter(backend: TopicBackend, processors: () => ProcessorStatusSource[], extra: () => Record<string, unknown> = () => ({})): Router {
+export function statusRouter(backend: TopicBackend, processors: () => ProcessorStatusSource[], extra: () => Record<string, unknown> | Promise<Record<string, unknown>> = () => ({})): Router {
   const router = Router();
   router.get('/v1/status', async (_req, res, next) => {
     try {
-      res.json({ ...(await pipelineStatus(backend, processors())), ...extra() });
+      res.json({ ...(await pipelineStatus(backend, processors())), ...(await extra()) });
     } catch (error) {
       next(error);
     }

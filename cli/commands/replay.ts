@@ -95,6 +95,7 @@ export async function replay(options: ReplayCliOptions): Promise<void> {
   const engines = await openReplayEngines(config);
   try {
     let last = 0;
+    let printed = '';
     const progress = await replayStandalone({
       views: engines.views, backend: engines.backbone.backend, topology: engines.topology, startViews: engines.startViews,
       keepOld: options.keepOld,
@@ -105,10 +106,11 @@ export async function replay(options: ReplayCliOptions): Promise<void> {
       onProgress: (p) => {
         if (Date.now() - last < 1000 && p.phase === 'replaying') return;
         last = Date.now();
-        say(progressLine(p));
+        say((printed = progressLine(p)));
       },
     }).catch((error: Error) => { throw error instanceof ReplayRefused ? new UserError(error.message) : error; });
-    say(progressLine(progress));
+    // The last progress report may already have been the final line.
+    if (progressLine(progress) !== printed) say(progressLine(progress));
   } finally {
     await engines.close();
   }

@@ -53,7 +53,9 @@ export async function sql(query: string): Promise<void> {
   if (store) {
     try {
       rows = await store.query(query).catch((error: Error) => {
-        throw new UserError(`query failed: ${error.message.split('\n')[0]}`);
+        // The store's own errors already say "query failed" or "query refused".
+        const line = error.message.split('\n')[0];
+        throw new UserError(/^query (failed|refused)/.test(line) ? line : `query failed: ${line}`);
       });
     } finally {
       await store.close();

@@ -82,7 +82,7 @@ export async function start(roles: Roles): Promise<void> {
       apiToken: config.apiToken,
       adminToken: config.adminToken,
       adminRoutes: [
-        adminRouter({ analytics, views, generation: () => live?.generation() ?? generation }),
+        adminRouter({ analytics, views, generation: () => live?.generation() ?? views.currentGeneration() }),
         replayAdminRouter({ live, views, backend, topology, startViews }),
       ],
       log,
@@ -95,8 +95,9 @@ export async function start(roles: Roles): Promise<void> {
           onAccepted: (events) => { for (const e of events) metrics.eventsIngested.inc({ topic: routeOf(e).topic }); },
         }),
         readRouter({ views, generation: () => views.currentGeneration(), trendingHalfLifeMinutes: config.trendingHalfLifeMinutes, partitions: config.partitions }),
-        statusRouter(backend, statusSources, () => ({
-          views: live?.status() ?? { generation },
+        // Without processors (serve) the generation is the store's pointer, which a replay elsewhere moves.
+        statusRouter(backend, statusSources, async () => ({
+          views: live?.status() ?? { generation: await views.currentGeneration() },
           engines: {
             topics: backend.kind === 'kafka' ? 'kafka' : 'embedded',
             views: views.kind,
