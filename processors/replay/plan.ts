@@ -44,9 +44,13 @@ export function viewProcessors(topology: Topology): string[] {
 /** Which processors a request rebuilds from 0: the named ones, or every one that owns views. */
 export function replaySet(topology: Topology, requested: string[] | 'all'): string[] {
   const all = viewProcessors(topology);
-  if (requested === 'all') return all.filter((name) => VIEW_OWNERS[name]?.length !== 0);
+  const owning = all.filter((name) => VIEW_OWNERS[name]?.length !== 0);
+  if (requested === 'all') return owning;
   for (const name of requested) {
-    if (!all.includes(name)) throw new ReplayRefused(`unknown processor "${name}" (view processors: ${all.join(', ')})`);
+    if (!all.includes(name)) throw new ReplayRefused(`unknown processor "${name}" (processors a replay rebuilds: ${owning.join(', ')})`);
+    if (!owning.includes(name)) {
+      throw new ReplayRefused(`${name} owns no views, it only forwards records to an internal topic: replaying it would append copies of them; replay the processors that own views (${owning.join(', ')})`);
+    }
   }
   return [...new Set(requested)];
 }
