@@ -104,11 +104,11 @@ const { backend, codec, views, topology, dataDir, serde } = platform;
  * throughout with --first-build-as-rebuild.
  */
 const defined = Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined));
-const startViews: StartViews = (generation, groupPrefix, only, asked, ownThreads) => {
+const startViews: StartViews = (generation, groupPrefix, only, asked, ownThreads, writtenBefore) => {
   const batching = groupPrefix !== 'darkroom' ? { ...asked, ...defined } : values['first-build-as-rebuild'] ? REBUILD_BATCHING[views.kind] : { ...asked };
   return startPipeline({
     backend, codec, topology, groupPrefix, only, sinkFor: (name) => viewSink(views, generation, name),
-    workers, ownThreads, ...batching,
+    workers, ownThreads, writtenBefore, ...batching,
     workerSetup: { dataDir, topology: { partitions, celebrityFollowers: 100_000, feedLength: 800, trendingHalfLifeMinutes: 60 }, generation, groupPrefix, ...batching },
   });
 };

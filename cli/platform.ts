@@ -129,8 +129,8 @@ export function viewPipelines(config: Config, engines: {
   backend: TopicBackend; codec: RecordCodec; views: ViewStore; observer?: RuntimeObserver; log?: (line: string) => void;
 }): StartViews {
   const { backend, codec, views } = engines;
-  return (generation, groupPrefix, only, batching, ownThreads) => startPipeline({
-    backend, codec, topology: buildTopology(config), observer: engines.observer, log: engines.log, groupPrefix, only,
+  return (generation, groupPrefix, only, batching, ownThreads, writtenBefore) => startPipeline({
+    backend, codec, topology: buildTopology(config), observer: engines.observer, log: engines.log, groupPrefix, only, writtenBefore,
     sinkFor: (name) => viewSink(views, generation, name),
     workers: config.workers, ownThreads, ...batching,
     workerSetup: {

@@ -9,6 +9,9 @@
 // what a rebuild asks for (processors/replay/batching.ts rebuildThreads).
 import os from 'node:os';
 import type { Consumer, TopicBackend, TopicPartitionOffset } from '../topics/types.ts';
+
+/** Per processor name: the input offsets below which its internal records are on their topics. */
+export type WrittenBefore = Record<string, TopicPartitionOffset[]>;
 import type { Processor } from './processor.ts';
 import {
   consumerOptionsOf, startProcessor, type Batching, type RecordCodec, type RunningProcessor, type RuntimeObserver, type RuntimeOptions, type Sink,
@@ -30,6 +33,8 @@ export interface PipelineOptions {
   lingerMs?: number;
   /** Only these processors (all when omitted). */
   only?: string[];
+  /** Per processor, where its internal records are already written (RuntimeOptions.writtenBefore; a rebuild's). */
+  writtenBefore?: WrittenBefore;
   /** Own only these partition numbers of every topic (all when omitted); worker threads use it. */
   partitions?: number[];
   /** Worker threads for the view processors (1 = everything on this thread). Needs `workerSetup`. */
@@ -121,7 +126,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     const inputs = nodes.filter((node) => names.includes(node.processor.name)).flatMap((node) => node.processor.inputs);
     const partitions = Math.max(...(await Promise.all(inputs.map(async (topic) => (await options.backend.endOffsets(topic)).length))));
     const started = await startWorkerHost({
-      setup: options.workerSetup!, workers: threads, partitions, observer: options.observer, log: options.log, processors: names,
+      setup: { ...options.workerSetup!, writtenBefore: options.writtenBefore }, workers: threads, partitions, observer: options.observer, log: options.log, processors: names,
       threadName: where === 'own worker' ? names[0] : where === 'shared worker' ? 'shared' : 'processors',
     });
     hosts.push(started);
@@ -156,7 +161,10 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     const starts = await Promise.allSettled(here.map(async (node, i) => {
       const name = node.processor.name;
       try {
-        running.set(name, await startProcessor({ processor: node.processor, stateful: node.stateful, sink: options.sinkFor(name, node.sink) }, { ...runtime, consumer: consumers?.[i] }));
+        running.set(name, await startProcessor(
+          { processor: node.processor, stateful: node.stateful, sink: options.sinkFor(name, node.sink) },
+          { ...runtime, consumer: consumers?.[i], writtenBefore: options.writtenBefore?.[name] },
+        ));
       } catch (error) {
         // The others of the set would wait for this one to run.
         if (consumers) await Promise.allSettled(consumers.map((c) => c.stop()));

@@ -72,6 +72,13 @@ export interface RuntimeOptions {
   /** Subset of partitions to own (worker threads); all when omitted. */
   partitions?: number[];
   /**
+   * Input positions below which this processor's internal records and dead letters are already on
+   * their topics: a rebuild is given the offsets of the generation it replaces, whose pipeline wrote
+   * them before each batch, and does not append them again (each replay used to add a copy of every
+   * block relay to feed-fanout-repartition).
+   */
+  writtenBefore?: TopicPartitionOffset[];
+  /**
    * A consumer made for this processor with `consumerOptionsOf` (one of a consumer set sharing a
    * fetch); otherwise the runtime makes its own.
    */
@@ -253,6 +260,7 @@ export function consumerOptionsOf(processor: Processor<unknown, unknown>, option
 export async function startProcessor<S>(def: ProcessorDefinition<S>, options: RuntimeOptions): Promise<RunningProcessor> {
   const { processor, sink } = def;
   const { backend, codec, observer } = options;
+  const writtenBefore = options.writtenBefore?.length ? new Map(options.writtenBefore.map((o) => [tpKey(o.topic, o.partition), o.offset])) : undefined;
   /** kafkajs fetches a broker's partitions together and waits for every eachBatch of a fetch. */
   const fetchBlocksOnWait = backend.kind === 'kafka';
   let { maxBatchEffects, lingerMs } = withDefaults(options);
@@ -460,8 +468,11 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
     let out: Array<[string, ProduceRecord]> | undefined;
     let async = false;
     let index = 0;
+    const written = writtenBefore !== undefined && record.offset < (writtenBefore.get(tpKey(record.topic, record.partition)) ?? 0);
     for (const effect of effects) {
       if (effect.kind !== 'repartition') continue;
+      out ??= []; // the batch then leaves repartition effects out of the sink's
+      if (written) continue;
       const value = codec.encodeInternal(effect.topic, effect.value, { topic: record.topic, partition: record.partition, offset: record.offset, index: index++ });
       if (value instanceof Promise) async = true;
       (out ??= []).push([effect.topic, { key: effect.key, value: value as Buffer, timestamp: record.timestamp }]);
@@ -476,7 +487,10 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
     pending.records++;
     pending.offsets.set(queue.key, { topic: record.topic, partition: record.partition, offset: record.offset + 1 });
     if (outcome === undefined) return;
-    if (!Array.isArray(outcome)) { pending.deadLetters.push(outcome.deadLetter); return; }
+    if (!Array.isArray(outcome)) {
+      if (!(writtenBefore && record.offset < (writtenBefore.get(queue.key) ?? 0))) pending.deadLetters.push(outcome.deadLetter);
+      return;
+    }
     pending.events++;
     if (internal) {
       for (const [topic, produced] of internal) {

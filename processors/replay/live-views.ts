@@ -57,8 +57,8 @@ export interface LiveViews {
 export async function startLiveViews(options: LiveViewsOptions): Promise<LiveViews> {
   const { views, backend, topology } = options;
   // Live pipelines batch as LIVE_BATCHING says; a rebuild passes its own (REBUILD_BATCHING).
-  const startViews: StartViews = (generation, groupPrefix, only, batching = LIVE_BATCHING[views.kind], ownThreads) =>
-    options.startViews(generation, groupPrefix, only, batching, ownThreads);
+  const startViews: StartViews = (generation, groupPrefix, only, batching = LIVE_BATCHING[views.kind], ownThreads, writtenBefore) =>
+    options.startViews(generation, groupPrefix, only, batching, ownThreads, writtenBefore);
   const log = options.log ?? (() => {});
   const pollMs = options.pollMs ?? 1000;
   const slack = options.catchUpSlack ?? 100;

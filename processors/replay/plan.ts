@@ -11,6 +11,7 @@
 // - Analytics rows are facts, not derived views, and are deduplicated by (topic, partition, offset):
 //   replay leaves the analytics tables and the analytics processor untouched.
 import type { TopicBackend } from '../../topics/types.ts';
+import type { WrittenBefore } from '../pipeline.ts';
 import type { Topology } from '../topology.ts';
 import type { ViewStore } from '../../sinks/view-store.ts';
 import { blockedByKey, blocksKey, celebritiesFollowedKey, feedKey, followingKey, postKey, profileKey, timelineKey } from '../feed-fanout/keys.ts';
@@ -74,6 +75,17 @@ export async function checkFullHistory(backend: TopicBackend, topology: Topology
       }
     }
   }
+}
+
+/**
+ * Per processor, the offsets `generation` holds: its pipeline wrote the internal records (and dead
+ * letters) of every input record below them before the batch that holds them, so a rebuild that
+ * replaces it need not append them again (RuntimeOptions.writtenBefore). A generation that lost its
+ * data (recovery) holds fewer, and the rebuild writes what it cannot vouch for; readers drop re-sent
+ * internal records by their origin.
+ */
+export async function writtenBy(views: ViewStore, generation: string, processors: string[]): Promise<WrittenBefore> {
+  return Object.fromEntries(await Promise.all(processors.map(async (name) => [name, await views.offsets(generation, name)] as const)));
 }
 
 /** Sum of the offsets a generation holds for `processors`: where a rebuild from it starts counting. */

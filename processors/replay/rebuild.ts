@@ -2,12 +2,12 @@
 // groups of their own, and how far it got. Nothing here switches serving; the callers do
 // (live-views.ts inside the platform, standalone.ts from another process).
 import type { TopicBackend } from '../../topics/types.ts';
-import { onOwnThread, type Pipeline } from '../pipeline.ts';
+import { onOwnThread, type Pipeline, type WrittenBefore } from '../pipeline.ts';
 import type { Topology } from '../topology.ts';
 import type { ViewStore } from '../../sinks/view-store.ts';
 import { pipelineStatus } from '../../serving/status.ts';
 import { rebuildBatching, type Batching } from './batching.ts';
-import { checkFullHistory, heldRecords, ownerOf, VIEW_OWNERS } from './plan.ts';
+import { checkFullHistory, heldRecords, ownerOf, VIEW_OWNERS, writtenBy } from './plan.ts';
 import { ReplayRate, secondsLeft } from './rate.ts';
 import { checkSnapshot } from './snapshots.ts';
 
@@ -16,7 +16,9 @@ import { checkSnapshot } from './snapshots.ts';
  * Rebuilds pass `batching`: they start far behind, so larger batches pay (see REBUILD_BATCHING);
  * rebuilds pass `ownThreads` (see rebuildThreads), for startPipeline.
  */
-export type StartViews = (generation: string, groupPrefix: string, only: string[], batching?: Batching, ownThreads?: string[][]) => Promise<Pipeline>;
+export type StartViews = (
+  generation: string, groupPrefix: string, only: string[], batching?: Batching, ownThreads?: string[][], writtenBefore?: WrittenBefore,
+) => Promise<Pipeline>;
 
 export type ReplayPhase = 'replaying' | 'switching' | 'done' | 'failed';
 
@@ -55,7 +57,7 @@ export async function beginRebuild(options: {
   const batching = rebuildBatching(views.kind, options.rebuildBatchEffects);
   if (snapshot === undefined) {
     await checkFullHistory(options.backend, options.topology, options.processors);
-    return startRebuild({ ...options, batching });
+    return startRebuild({ ...options, batching, writtenBefore: await writtenBy(views, options.from, options.processors) });
   }
   await checkSnapshot({ views, backend: options.backend, topology: options.topology, snapshot, current: options.from, processors: options.processors });
   const owning = options.processors.filter((p) => VIEW_OWNERS[p]?.length !== 0);
@@ -63,7 +65,10 @@ export async function beginRebuild(options: {
     processors: options.processors,
     keys: (key) => { const owner = ownerOf(key); return owner !== undefined && owning.includes(owner); },
   });
-  return startRebuild({ ...options, batching, baseline: await heldRecords(views, options.generation, options.processors) });
+  return startRebuild({
+    ...options, batching, baseline: await heldRecords(views, options.generation, options.processors),
+    writtenBefore: await writtenBy(views, options.from, options.processors),
+  });
 }
 
 /** A rebuild in progress: its pipeline and how far it got. */
@@ -89,11 +94,13 @@ export async function startRebuild(options: {
   batching?: Batching;
   /** Processors on threads of their own while it rebuilds (rebuildThreads; see moveToThisThread). */
   ownThreads?: string[][];
+  /** What the pipeline of `from` wrote to internal topics (writtenBy): not written again. */
+  writtenBefore?: WrittenBefore;
 }): Promise<Rebuild> {
   const { backend, generation } = options;
   const baseline = options.baseline ?? 0;
   const groupPrefix = `darkroom-replay-${generation}`;
-  const pipeline = await options.startViews(generation, groupPrefix, options.processors, options.batching, options.ownThreads);
+  const pipeline = await options.startViews(generation, groupPrefix, options.processors, options.batching, options.ownThreads, options.writtenBefore);
   const progress: ReplayProgress = {
     generation, from: options.from, processors: options.processors, reason: options.reason ?? 'requested',
     ...(options.snapshot ? { snapshot: options.snapshot } : {}), phase: 'replaying',
@@ -122,7 +129,7 @@ export async function startRebuild(options: {
     async moveToThisThread() {
       if (!job.pipeline.processors.some(onOwnThread)) return;
       await job.pipeline.stop();
-      job.pipeline = await options.startViews(generation, groupPrefix, options.processors);
+      job.pipeline = await options.startViews(generation, groupPrefix, options.processors, undefined, undefined, options.writtenBefore);
     },
     stop: () => (stopping ??= job.pipeline.stop()),
   };

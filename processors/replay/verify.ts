@@ -3,7 +3,7 @@ import type { TopicBackend, TopicPartitionOffset } from '../../topics/types.ts';
 import type { Topology } from '../topology.ts';
 import type { ViewEntry, ViewStore } from '../../sinks/view-store.ts';
 import { rebuildBatching, rebuildThreads } from './batching.ts';
-import { checkFullHistory, replaySet } from './plan.ts';
+import { checkFullHistory, replaySet, writtenBy } from './plan.ts';
 import { startRebuild, type StartViews } from './rebuild.ts';
 
 async function* entriesOf(views: ViewStore, generation: string, pageSize = 500): AsyncGenerator<ViewEntry> {
@@ -65,6 +65,7 @@ export async function verifyAgainstRebuild(options: {
   const job = await startRebuild({
     backend, topology, startViews: options.startViews, from: options.generation, generation: scratch, processors: replayed,
     batching: rebuildBatching(views.kind, options.rebuildBatchEffects), ownThreads: rebuildThreads(replayed, false),
+    writtenBefore: await writtenBy(views, options.generation, replayed),
   });
   try {
     while ((await job.refresh()).lag > 0) await new Promise((r) => setTimeout(r, 200));

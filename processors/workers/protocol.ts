@@ -1,6 +1,7 @@
 // What the worker host (main thread) and a processor worker thread tell each other. Everything here
 // crosses a MessagePort, so it is plain data: a worker rebuilds its engines from `WorkerSetup` (each
 // thread opens its own lmdb environments on the shared data directory) instead of receiving them.
+import type { TopicPartitionOffset } from '../../topics/types.ts';
 import type { Batching } from '../runtime.ts';
 import type { TopologyOptions } from '../topology.ts';
 
@@ -14,6 +15,8 @@ export interface WorkerSetup {
   groupPrefix: string;
   maxBatchEffects?: number;
   lingerMs?: number;
+  /** What a rebuild's processors need not write again (PipelineOptions.writtenBefore). */
+  writtenBefore?: Record<string, TopicPartitionOffset[]>;
   /** A Confluent-compatible registry instead of the file-backed one. */
   schemaRegistryUrl?: string;
   /** Redis views instead of the embedded store. */

@@ -47,7 +47,7 @@ async function start(): Promise<void> {
   const store = views;
   pipeline = await startPipeline({
     backend, codec, topology, only: processors, partitions, log,
-    groupPrefix: setup.groupPrefix, maxBatchEffects: setup.maxBatchEffects, lingerMs: setup.lingerMs,
+    groupPrefix: setup.groupPrefix, maxBatchEffects: setup.maxBatchEffects, lingerMs: setup.lingerMs, writtenBefore: setup.writtenBefore,
     sinkFor: (name) => viewSink(store, setup.generation, name),
     observer: {
       onBatch: (processor, info) => {

@@ -67,7 +67,7 @@ function snapshotSuite(mode: EngineMode): void {
   async function dropOldEngagement(beforeTs: number, kafkaUpTo: (partition: number) => number): Promise<void> {
     if (mode === 'embedded') {
       const catalog = topicCatalog(TOPOLOGY.partitions).map((spec) => (spec.name === TOPICS.engagement ? { ...spec, retentionMs: Date.now() - beforeTs } : spec));
-      await platform.backend.ensureTopics(catalog);
+      await platform.backend.ensureTopics(catalog, { updateRetention: true });
       await (platform.backend as EmbeddedBackend).applyRetention();
       return;
     }

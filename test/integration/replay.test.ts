@@ -30,12 +30,12 @@ type Asked = Array<{ groupPrefix: string; batching: Batching | undefined; ownThr
  * topology), processors a rebuild asks to run on threads of their own do, as in the platform.
  */
 function startViewsFor(platform: TestPlatform, topology: Topology = platform.topology, asked?: Asked, dataDir?: string): StartViews {
-  return (generation, groupPrefix, only, batching, ownThreads) => {
+  return (generation, groupPrefix, only, batching, ownThreads, writtenBefore) => {
     asked?.push({ groupPrefix, batching, ownThreads });
     const threads = dataDir !== undefined && platform.backend.kind === 'embedded' && topology === platform.topology;
     const maxBatchEffects = batching?.maxBatchEffects;
     return startPipeline({
-      backend: platform.backend, codec: platform.codec, topology, groupPrefix, lingerMs: 10, maxBatchEffects, only,
+      backend: platform.backend, codec: platform.codec, topology, groupPrefix, lingerMs: 10, maxBatchEffects, only, writtenBefore,
       sinkFor: (name) => viewSink(platform.views, generation, name),
       ...(threads ? { ownThreads, workerSetup: { dataDir, topology: TOPOLOGY, generation, groupPrefix, lingerMs: 10, maxBatchEffects } } : {}),
     });

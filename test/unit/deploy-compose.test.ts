@@ -26,11 +26,11 @@ const services = compose.services;
 const darkroomServices = Object.entries(services).filter(([, s]) => s.build !== undefined);
 const dockerfile = read('Dockerfile');
 
-/** The env names cli/config.ts reads: int('X', ...), str('X'), process.env.X, process.env['X']. */
+/** The env names cli/config.ts reads: int('X', ...), str('X'), url('X', ...), process.env.X, process.env['X']. */
 function configVariables(): Set<string> {
   const source = read('cli/config.ts');
   const names = new Set<string>();
-  for (const m of source.matchAll(/\b(?:int|str)\(\s*'([A-Z0-9_]+)'/g)) names.add(m[1]);
+  for (const m of source.matchAll(/\b(?:int|str|url)\(\s*'([A-Z0-9_]+)'/g)) names.add(m[1]);
   for (const m of source.matchAll(/process\.env(?:\.([A-Z0-9_]+)|\[\s*'([A-Z0-9_]+)'\s*\])/g)) names.add(m[1] ?? m[2]);
   return names;
 }
