@@ -1,5 +1,6 @@
 // The composition root: picks each engine from the config (embedded default or the real service)
 // and wires them together. Nothing else in darkroom decides which engine it talks to.
+import { existsSync } from 'node:fs';
 import type { Client } from '@confluentinc/schemaregistry';
 import type { Config } from './config.ts';
 import { UserError } from './errors.ts';
@@ -61,7 +62,10 @@ async function withTimeout<T>(what: string, ms: number, work: Promise<T>): Promi
  * platform (`owner`) sets the retention of existing topics from its environment; a tool run beside
  * it with another DARKROOM_LOG_RETENTION_MS must not change what the platform's sweep deletes.
  */
-export async function openBackbone(config: Config, extraTopics: TopicSpec[] = [], options: { owner?: boolean } = {}): Promise<Backbone> {
+export async function openBackbone(config: Config, extraTopics: TopicSpec[] = [], options: { owner?: boolean; creates?: boolean } = {}): Promise<Backbone> {
+  // The embedded log and the file registry live in the data dir: a tool pointed at a directory with
+  // no darkroom data would create empty stores there and answer from them as if all were well.
+  if (!options.owner && !options.creates && !(config.kafkaBrokers && config.schemaRegistryUrl)) requireDataDir(config);
   const where = config.kafkaBrokers ? `Kafka at ${config.kafkaBrokers.join(',')}` : `the embedded log in ${config.dataDir}`;
   const backend = await withTimeout(`cannot reach ${where}`, 30_000, (async () => {
     const backend = await createTopicBackend({ kafkaBrokers: config.kafkaBrokers, kafkaSsl: config.kafkaSsl, kafkaSasl: config.kafkaSasl, dataDir: config.dataDir, produceTimeoutMs: config.produceTimeoutMs });
@@ -93,6 +97,13 @@ export async function openBackbone(config: Config, extraTopics: TopicSpec[] = []
       await (registry as { close?: () => Promise<void> | void }).close?.();
     },
   };
+}
+
+/** Refuses a data dir that does not exist, for commands that read what darkroom start wrote there. */
+export function requireDataDir(config: Config): void {
+  if (!existsSync(config.dataDir)) {
+    throw new UserError(`no darkroom data in ${config.dataDir}: set DARKROOM_DATA_DIR to the directory darkroom start uses (it creates it)`);
+  }
 }
 
 /** Redis when REDIS_URL is set, the embedded store under the data dir otherwise. */

@@ -37,7 +37,8 @@ export async function simulate(options: SimulateOptions): Promise<void> {
     if (error instanceof SimulationOptionsError) throw new UserError(error.message);
     throw error;
   }
-  const backbone = options.url ? undefined : await openBackbone(loadConfig());
+  // Simulated traffic may be the first thing a data dir receives.
+  const backbone = options.url ? undefined : await openBackbone(loadConfig(), [], { creates: true });
   const send = options.url ? httpSender(options.url, options.token) : (events: DarkroomEvent[]) => backbone!.producer.send(events);
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());

@@ -1,6 +1,6 @@
 import { loadConfig, type Config } from '../config.ts';
 import { UserError } from '../errors.ts';
-import { openAnalyticsStore } from '../platform.ts';
+import { openAnalyticsStore, requireDataDir } from '../platform.ts';
 
 type Row = Record<string, unknown>;
 
@@ -46,6 +46,7 @@ export async function sql(query: string): Promise<void> {
     for (const row of rows) process.stdout.write(`${JSON.stringify(row)}\n`);
     return;
   }
+  if (!config.clickhouseUrl) requireDataDir(config);
   const store = await openAnalyticsStore(config).catch((error: Error) => {
     if (config.clickhouseUrl) throw error;
     return undefined; // chDB directory locked by a running platform
