@@ -4,14 +4,12 @@
 // A fresh rebuild is comparable only when no events arrive meanwhile (stop the traffic first).
 import { loadConfig } from '../config.ts';
 import { UserError } from '../errors.ts';
-import { ReplayRefused, compareGenerations, verifyAgainstRebuild, type Difference } from '../../processors/replay/index.ts';
+import { ReplayRefused, compareGenerations, describeDifference, verifyAgainstRebuild, type Difference } from '../../processors/replay/index.ts';
 import { adminCall, openReplayEngines, platformAnswers } from './replay.ts';
 
 export interface VerifyOptions { generation?: string; against?: string; limit?: number }
 
 interface Outcome { a: string; b: string; keys: number; differing: number; differences: Difference[] }
-
-const clip = (text: string | null) => (text === null ? '(absent)' : text.length > 160 ? `${text.slice(0, 160)}…` : text);
 
 export async function verify(options: VerifyOptions): Promise<void> {
   const config = loadConfig();
@@ -42,7 +40,7 @@ export async function verify(options: VerifyOptions): Promise<void> {
       await engines.close();
     }
   }
-  for (const d of outcome.differences) process.stdout.write(`${d.key}\n  ${outcome.a}: ${clip(d.a)}\n  ${outcome.b}: ${clip(d.b)}\n`);
+  for (const d of outcome.differences) process.stdout.write(`${d.key}\n${describeDifference(d, [outcome.a, outcome.b]).map((line) => `  ${line}\n`).join('')}`);
   const more = outcome.differing > outcome.differences.length ? ` (first ${outcome.differences.length} shown)` : '';
   process.stderr.write(`verify ${outcome.a} vs ${outcome.b}: ${outcome.keys.toLocaleString('en-US')} views, ${outcome.differing === 0 ? 'identical' : `${outcome.differing} differ${more}`}\n`);
   if (outcome.differing > 0) process.exitCode = 1;

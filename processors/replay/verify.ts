@@ -41,6 +41,30 @@ export async function compareGenerations(views: ViewStore, a: string, b: string,
   return { keys: new Set([...left.keys(), ...right.keys()]).size, differing, differences };
 }
 
+const clip = (text: string) => (text.length > 160 ? `${text.slice(0, 160)}…` : text);
+
+/**
+ * What differs in one view, as lines for a person: the fields of two hashes that differ, the members
+ * of two sorted sets only one side holds or holds with another score (at most `most` of each), or
+ * the two values clipped when their types differ or one is absent. Whole values cut at a fixed width
+ * hid the field that differed (a post's is_private comes after its caption).
+ */
+export function describeDifference(d: Difference, names: [string, string], most = 5): string[] {
+  const [na, nb] = names;
+  const kind = (v: string | null) => v?.slice(0, 4);
+  if (d.a === null || d.b === null || kind(d.a) !== kind(d.b)) {
+    return [`${na}: ${d.a === null ? '(absent)' : clip(d.a)}`, `${nb}: ${d.b === null ? '(absent)' : clip(d.b)}`];
+  }
+  const a = new Map<string, unknown>(JSON.parse(d.a.slice(5)) as Array<[string, unknown]>);
+  const b = new Map<string, unknown>(JSON.parse(d.b.slice(5)) as Array<[string, unknown]>);
+  const show = (v: unknown) => (v === undefined ? '(absent)' : clip(JSON.stringify(v)));
+  const changed = [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k));
+  const noun = kind(d.a) === 'hash' ? 'field' : 'member';
+  const lines = changed.slice(0, most).map((k) => `${noun} ${JSON.stringify(k)}: ${na} ${show(a.get(k))}, ${nb} ${show(b.get(k))}`);
+  if (changed.length > most) lines.push(`... and ${changed.length - most} more ${noun}s differ (${na} holds ${a.size}, ${nb} ${b.size})`);
+  return lines;
+}
+
 /** Offsets a generation holds per view processor, to tell whether two generations saw the same input. */
 export async function generationOffsets(views: ViewStore, generation: string, names: string[]): Promise<Record<string, TopicPartitionOffset[]>> {
   const out: Record<string, TopicPartitionOffset[]> = {};

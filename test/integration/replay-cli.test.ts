@@ -85,7 +85,7 @@ describe('darkroom replay / verify beside a running platform (embedded)', () => 
     const differ = await darkroom(['verify', '--generation', 'g1', '--against', 'g2']);
     expect(differ.code).toBe(1);
     expect(differ.stderr).toMatch(/\d+ differ/);
-    expect(differ.stdout).toMatch(/\n {2}g1: /);
+    expect(differ.stdout).toMatch(/\n {2}(g1: |(field|member) ".*": g1 )/);
 
     const unknown = await darkroom(['replay', '--processor', 'nope']);
     expect(unknown.code).toBe(1);
