@@ -31,7 +31,10 @@ export interface ExtractState {
 export function createHashtagExtractor(): Processor<ExtractState, DarkroomEvent | AccountFlagged> {
   return {
     name: 'trending-hashtags-extract',
-    inputs: [TOPICS.posts, TOPICS.profiles, ABUSE_FLAGS_TOPIC],
+    // Profiles first: records of equal timestamps fold in input order, and ingest gives every event of
+    // a request the same ts, so "go private, then post" in one request must fold the switch first (as
+    // feed-fanout, which reads profiles before posts, already did).
+    inputs: [TOPICS.profiles, TOPICS.posts, ABUSE_FLAGS_TOPIC],
     init: () => ({ privateAccounts: new Set(), flaggedAccounts: new Set() }),
     apply(state, event) {
       switch (event.type) {

@@ -50,3 +50,23 @@ it('counts toward trending exactly the posts whose author was public when they p
     await platform.close();
   }
 }, 120_000);
+
+it('folds a switch to private before a post of the same millisecond: ingest gives both of one request the same ts', async () => {
+  const platform = await startTestPlatform({ mode: 'embedded', dataDir: `${root.dir}/same-ts`, topology: { partitions: 1 } });
+  try {
+    const ts = Date.now() - 60_000;
+    let publicPosts = 0;
+    for (let i = 0; i < 40; i++) {
+      const user = `s-${i}`;
+      const goesPrivate = i % 2 === 0;
+      if (!goesPrivate) publicPosts++;
+      const change: ProfileUpdated = { type: 'profile_updated', event_id: randomUUID(), ts: ts + i, user_id: user, username: user, is_private: goesPrivate };
+      await platform.producer.send([change, post(ts + i, `s-${i}`, user, ['sametag'])]);
+    }
+    await platform.caughtUp(60_000);
+    const [uses] = await platform.views.hgetallMany(platform.generation, ['trending:p0:uses_1h']);
+    expect(Object.values(uses ?? {}).reduce((sum, n) => sum + Number(n), 0)).toBe(publicPosts);
+  } finally {
+    await platform.close();
+  }
+}, 60_000);
