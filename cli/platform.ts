@@ -78,6 +78,11 @@ export async function openBackbone(config: Config, extraTopics: TopicSpec[] = []
     throw new UserError(error instanceof UserError ? error.message : `cannot use ${where}: ${error.message}`);
   });
 
+  if (config.kafkaBrokers && !config.schemaRegistryUrl) {
+    // Schema ids are numbered in the order a registry first saw each schema: a second darkroom on the
+    // same topics with another data dir may number them otherwise and dead-letter what it reads.
+    logLine(`schema registry: file-backed in ${config.dataDir} while the topics are on Kafka; every darkroom process and command on these topics must use this DARKROOM_DATA_DIR, or set SCHEMA_REGISTRY_URL`);
+  }
   const registry = createRegistryClient({ url: config.schemaRegistryUrl, dataDir: config.dataDir });
   const serde = createSerde(registry);
   const registryName = config.schemaRegistryUrl ? `the schema registry at ${redactUrl(config.schemaRegistryUrl)}` : 'the file-backed schema registry';
