@@ -58,6 +58,12 @@ export interface SimulationOptions {
   privateShare?: number;
   /** How many of the newest posts stay engageable. Default 50 000. */
   recentPosts?: number;
+  /**
+   * Names this run's posts, comments and stories (`p<run>.<n>`, `c<run>.<n>`, `s<run>.<n>`) so that
+   * runs into the same topics never give one id to two posts; without it they are p1, p2, ... (the
+   * same in every run of a seed, which tests rely on).
+   */
+  run?: string;
   /** Hashtag bursts; defaults in DEFAULT_BURSTS. */
   bursts?: Partial<BurstOptions>;
 }
@@ -106,6 +112,7 @@ export function createSimulation(options: SimulationOptions): Simulation {
   check(Number.isFinite(rate) && rate > 0, `rate must be a positive number of events per second, got ${rate}`);
   check(Number.isFinite(meanFollowing) && meanFollowing >= 1, `meanFollowing must be at least 1, got ${meanFollowing}`);
   check(privateShare >= 0 && privateShare <= 1, `privateShare must be between 0 and 1, got ${privateShare}`);
+  check(options.run === undefined || /^[a-z0-9]{1,16}$/.test(options.run), `run must be 1 to 16 lowercase letters and digits, got ${options.run}`);
   check(Number.isInteger(recentPosts) && recentPosts >= 100, `recentPosts must be an integer of at least 100, got ${recentPosts}`);
   check(bursts.minDurationMs > 0 && bursts.maxDurationMs >= bursts.minDurationMs && bursts.meanGapMs > 0,
     'bursts need 0 < minDurationMs <= maxDurationMs and meanGapMs > 0');
@@ -121,6 +128,7 @@ export function createSimulation(options: SimulationOptions): Simulation {
     maxLikes: recentPosts * 10,
     maxBlocks: Math.max(10, Math.min(100_000, users)),
     bursts,
+    idPrefix: options.run === undefined ? '' : `${options.run}.`,
   });
   let started = false;
 

@@ -32,7 +32,7 @@ export class RecentPosts {
   private deletion = new PowerLaw(1, DELETION_EXPONENT);
   private reelRecency = new PowerLaw(1, RECENCY_EXPONENT);
 
-  constructor(capacity: number) {
+  constructor(capacity: number, private readonly idPrefix = '') {
     this.capacity = capacity;
     this.number = new Float64Array(capacity);
     this.authors = new Int32Array(capacity);
@@ -52,7 +52,7 @@ export class RecentPosts {
     this.scores[slot] = score;
     this.deleted[slot] = 0;
     this.durations[slot] = durationMs;
-    this.ids[slot] = `p${post}`;
+    this.ids[slot] = `p${this.idPrefix}${post}`;
     if (mediaType === 'reel') this.reels[this.reelCount++ % this.reels.length] = post;
     return post;
   }

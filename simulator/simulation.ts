@@ -54,6 +54,8 @@ export interface StreamOptions {
   maxLikes: number;
   maxBlocks: number;
   bursts: BurstOptions;
+  /** Put between an id's letter and its number (SimulationOptions.run). */
+  idPrefix: string;
 }
 
 export interface StreamStats {
@@ -88,6 +90,7 @@ export class TrafficStream {
   private readonly storyNumber: Float64Array;
   private readonly storyExpiresAt: Float64Array;
   private stories = 0;
+  private readonly idPrefix: string;
   private comments = 0;
 
   /** Active blocks as blocker * users + blocked; the array allows picking one to lift. */
@@ -98,7 +101,8 @@ export class TrafficStream {
   constructor(world: World, random: Random, options: StreamOptions) {
     this.world = world;
     this.random = random;
-    this.posts = new RecentPosts(options.recentPosts);
+    this.posts = new RecentPosts(options.recentPosts, options.idPrefix);
+    this.idPrefix = options.idPrefix;
     this.likes = new LikeLedger(world.users, options.maxLikes);
     this.trends = new HashtagTrends(random, options.startTs, options.bursts);
     this.meanGapMs = 1000 / options.rate;
@@ -292,7 +296,7 @@ export class TrafficStream {
     if (post === 0) return null;
     this.posts.engaged(post, 3);
     return {
-      type: 'comment', event_id: this.random.uuid(), ts: this.ts, comment_id: `c${++this.comments}`,
+      type: 'comment', event_id: this.random.uuid(), ts: this.ts, comment_id: `c${this.idPrefix}${++this.comments}`,
       user_id: this.world.userId(user), post_id: this.posts.id(post), text: commentText(this.random),
     };
   }
@@ -342,7 +346,7 @@ export class TrafficStream {
     this.storyExpiresAt[author] = expiresAt;
     return {
       type: 'story_created', event_id: this.random.uuid(), ts: this.ts,
-      story_id: `s${story}`, author_id: this.world.userId(author), expires_at: expiresAt,
+      story_id: `s${this.idPrefix}${story}`, author_id: this.world.userId(author), expires_at: expiresAt,
     };
   }
 
@@ -356,7 +360,7 @@ export class TrafficStream {
       if (this.blockedBetween(viewer, author)) continue;
       return {
         type: 'story_viewed', event_id: this.random.uuid(), ts: this.ts,
-        story_id: `s${this.storyNumber[author]}`, viewer_id: this.world.userId(viewer),
+        story_id: `s${this.idPrefix}${this.storyNumber[author]}`, viewer_id: this.world.userId(viewer),
       };
     }
     return null;

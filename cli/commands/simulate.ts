@@ -32,7 +32,9 @@ function httpSender(url: string, token: string | undefined) {
 export async function simulate(options: SimulateOptions): Promise<void> {
   let simulation;
   try {
-    simulation = createSimulation({ users: options.users, seed: options.seed, startTs: Date.now(), rate: options.rate });
+    // Its own ids: another run (npm start's simulator, an earlier simulate) may have written p1 already.
+    const startTs = Date.now();
+    simulation = createSimulation({ users: options.users, seed: options.seed, startTs, rate: options.rate, run: startTs.toString(36) });
   } catch (error) {
     if (error instanceof SimulationOptionsError) throw new UserError(error.message);
     throw error;

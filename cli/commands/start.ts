@@ -137,7 +137,9 @@ export async function start(roles: Roles): Promise<void> {
 
   const abort = new AbortController();
   if (config.simulate && roles.ingest && roles.process) {
-    const simulation = createSimulation({ users: config.simulateUsers, seed: 1, startTs: Date.now(), rate: config.simulateRate });
+    // Ids of its own per start: p1 of the run before was another author's post (see darkroom simulate).
+    const startTs = Date.now();
+    const simulation = createSimulation({ users: config.simulateUsers, seed: 1, startTs, rate: config.simulateRate, run: startTs.toString(36) });
     log(`simulator: ${config.simulateUsers} users at ${config.simulateRate} events/s (DARKROOM_SIMULATE=0 turns it off)`);
     void pump({
       simulation, send: (events) => backbone.producer.send(events), batch: 100, bootstrap: true,

@@ -333,3 +333,26 @@ describe('the stream', { timeout: 20_000 }, () => {
     expect(stats.byType.like / stats.events).toBeGreaterThan(0.1); // likes keep flowing once the ledger is full
   });
 });
+
+describe('ids of a run', () => {
+  const idsOf = (run?: string) => {
+    const sim = createSimulation({ users: 300, seed: 1, startTs: Date.UTC(2026, 0, 1), rate: 1_000, run });
+    const ids = new Set<string>();
+    for (const e of sim.next(5_000)) {
+      if (e.type === 'post_created') ids.add(e.post_id);
+      if (e.type === 'comment') ids.add(e.comment_id);
+      if (e.type === 'story_created') ids.add(e.story_id);
+    }
+    return ids;
+  };
+
+  it('are p1, p2, ... without a run name, and a run name keeps two runs into the same topics apart', () => {
+    const plain = idsOf();
+    expect(plain).toContain('p1');
+    const a = idsOf('k3j9x');
+    const b = idsOf('k3j9y');
+    expect([...a].every((id) => /^[pcs]k3j9x\.\d+$/.test(id))).toBe(true);
+    expect([...a].filter((id) => b.has(id) || plain.has(id))).toEqual([]);
+    expect(() => createSimulation({ users: 10, seed: 1, startTs: 0, run: 'Bad Run' })).toThrow(/run must be 1 to 16 lowercase letters and digits/);
+  });
+});
