@@ -17,9 +17,13 @@ export function tokenMatcher(token: string): (presented: string) => boolean {
   };
 }
 
+/** The token of an `Authorization: Bearer <token>` header ('' for none); the scheme is case-insensitive (RFC 9110). */
+export function bearerToken(header: string | undefined): string {
+  return header !== undefined && /^bearer /i.test(header) ? header.slice(7) : '';
+}
+
 export function bearerOf(req: Request): string {
-  const header = req.headers.authorization ?? '';
-  return header.startsWith('Bearer ') ? header.slice(7) : '';
+  return bearerToken(req.headers.authorization);
 }
 
 const unauthorized = (message: string) =>

@@ -9,7 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import type { Histogram } from 'prom-client';
-import { tokenMatcher } from '../auth.ts';
+import { bearerToken, tokenMatcher } from '../auth.ts';
 import { HttpError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Query } from './params.ts';
@@ -59,8 +59,7 @@ export function createFastLane(options: FastLaneOptions): FastLane {
     }
     if (!read) return false;
     if (authorized) {
-      const header = req.headers.authorization ?? ''; // as auth.ts's bearerOf
-      if (!authorized(header.startsWith('Bearer ') ? header.slice(7) : '')) return false; // express answers the 401
+      if (!authorized(bearerToken(req.headers.authorization))) return false; // express answers the 401
     }
 
     const end = duration?.startTimer({ method: 'GET' });

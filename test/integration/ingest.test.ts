@@ -82,6 +82,9 @@ describe('POST /v1/events', () => {
     expect(((await res.json()) as { error: { code: string; index: number } }).error.code).toBe('unauthorized');
     res = await post(JSON.stringify(like(1)), { authorization: 'Bearer nope' });
     expect(res.status).toBe(401);
+    // The scheme is case-insensitive (RFC 9110), the token is not.
+    expect((await post(JSON.stringify(like(1)), { authorization: `bearer ${TOKEN}` })).status).toBe(202);
+    expect((await post(JSON.stringify(like(1)), { authorization: `Bearer ${TOKEN.toUpperCase()}` })).status).toBe(401);
   });
 
   it('assigns event_id and ts when absent, and keeps them when given', async () => {
