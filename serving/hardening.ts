@@ -8,6 +8,7 @@
 //   in feeds by its ts, a late like counts in its minute of analytics).
 import { createHash } from 'node:crypto';
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Express, RequestHandler } from 'express';
 import type { DarkroomEvent } from '../schemas/events.ts';
 import { bearerOf } from './auth.ts';
@@ -29,11 +30,26 @@ export interface ServerTimeouts {
  */
 export function createHttpServer(app: Express, timeouts: ServerTimeouts): http.Server {
   const headersTimeout = Math.min(timeouts.headersTimeoutMs, timeouts.requestTimeoutMs);
-  return http.createServer({
+  const server = http.createServer({
     requestTimeout: timeouts.requestTimeoutMs,
     headersTimeout,
     connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(headersTimeout / 2))),
   }, app);
+  // Node answers a request it cannot parse or that timed out with a bodiless status line; this API
+  // answers every error with a JSON body saying what happened. Same statuses as Node's own handler.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex & { bytesWritten?: number }) => {
+    if (socket.writable && !socket.bytesWritten) {
+      const [status, reason, code, message] = error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'request_timeout', `the request did not arrive within ${headersTimeout} ms (headers) or ${timeouts.requestTimeoutMs} ms (whole request)`]
+        : error.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'Request Header Fields Too Large', 'headers_too_large', 'the request headers are too large']
+          : [400, 'Bad Request', 'bad_request', 'the request is not valid HTTP/1.1'];
+      const body = JSON.stringify({ error: { code, message } });
+      socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    }
+    socket.destroy(error);
+  });
+  return server;
 }
 
 // --- rate limits ----------------------------------------------------------------------------------------

@@ -76,7 +76,14 @@ describe('request timeouts', () => {
     const headers = ['POST /v1/events HTTP/1.1\r\n', 'Host: x\r\n', ...Array.from({ length: 50 }, (_, i) => `X-Slow-${i}: y\r\n`)];
     const { response, closedAfterMs } = await slowClient(headers, 200);
     expect(response).toMatch(/^HTTP\/1\.1 408/);
+    expect(JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4)).error.code).toBe('request_timeout');
     expect(closedAfterMs).toBeLessThan(3_000);
+  });
+
+  it('a request that is not HTTP is answered 400 with the JSON error shape', async () => {
+    const { response } = await slowClient(['NOT HTTP AT ALL\r\n\r\n'], 10);
+    expect(response).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 'bad_request', message: 'the request is not valid HTTP/1.1' } });
   });
 
   it('a client trickling its body is cut off within the request timeout', async () => {
