@@ -48,6 +48,10 @@ export function ingestRouter(options: IngestOptions): Router {
     async (req, res, next) => {
       try {
         const at = now();
+        // body-parser leaves an empty body as {}, which would read as "event.type is required".
+        if (req.headers['content-length'] === '0' || (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined)) {
+          throw new HttpError(400, 'invalid_event', 'the request body is empty: send one event object or an array of events', { index: 0 });
+        }
         const result = options.validate(req.body, { now: at, newId: randomUUID });
         if (!result.ok) {
           throw new HttpError(400, 'invalid_event', result.message, { index: result.index });

@@ -11,7 +11,13 @@ interface SimulateOptions {
 }
 
 function httpSender(url: string, token: string | undefined) {
-  const endpoint = new URL('/v1/events', url).toString();
+  let endpoint: string;
+  try {
+    endpoint = new URL('/v1/events', url).toString();
+    if (!/^https?:$/.test(new URL(endpoint).protocol)) throw new Error('not http');
+  } catch {
+    throw new UserError(`--url must be the http(s) address of a darkroom, e.g. http://localhost:8080, got "${url}"`);
+  }
   return async (events: DarkroomEvent[]) => {
     let response: Response;
     try {

@@ -50,6 +50,7 @@ describe('darkroom commands answer user mistakes with one line', () => {
     expect(await refused(['topics'], { REDIS_URL: '127.0.0.1:6379' })).toBe('darkroom: REDIS_URL must be a URL starting with redis:// or rediss://, got "127.0.0.1:6379"');
     expect(await refused(['start'], { PORT: '70000' })).toBe('darkroom: PORT must be an integer from 0 to 65535, got "70000"');
     expect(await refused(['verify', '--limit', '0'])).toMatch(/^error: option '--limit <n>' argument '0' is invalid/);
+    expect(await refused(['simulate', '--url', 'notaurl', '--duration', '1s'])).toBe('darkroom: --url must be the http(s) address of a darkroom, e.g. http://localhost:8080, got "notaurl"');
   });
 
   it('a reader that stops early (| head) ends tail quietly', async () => {

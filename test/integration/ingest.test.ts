@@ -61,6 +61,12 @@ describe('POST /v1/events', () => {
     expect(res.status).toBe(400);
   });
 
+  it('answers 400 for an empty body, saying so', async () => {
+    const res = await post('');
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toBe('the request body is empty: send one event object or an array of events');
+  });
+
   it('answers 400 invalid_json for a body that is not JSON', async () => {
     const res = await post('{"type": "like",');
     expect(res.status).toBe(400);
