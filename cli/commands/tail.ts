@@ -59,6 +59,10 @@ export async function tail(topic: string, options: { fromBeginning?: boolean; li
       }
     },
   });
+  // Like `tail -f`, it waits for new records once it has shown what is there: say so at a terminal.
+  if (process.stderr.isTTY) {
+    process.stderr.write(`tail: following ${topic} from its ${options.fromBeginning ? 'start' : 'end'}${options.limit ? ` until ${options.limit} records` : ''}; Ctrl-C stops\n`);
+  }
   const stop = () => finish();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
