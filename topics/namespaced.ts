@@ -45,6 +45,7 @@ export function namespacedBackend(inner: TopicBackend, namespace: string): Topic
     async lag(groupId, topics) { return backAll(await inner.lag(group(groupId), topics.map(out))); },
     async endOffsets(topic) { return backAll(await inner.endOffsets(out(topic))); },
     async startOffsets(topic) { return backAll(await inner.startOffsets(out(topic))); },
+    retention: (topic) => inner.retention(out(topic)),
     close: () => inner.close(),
   };
 }

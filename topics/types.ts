@@ -92,6 +92,13 @@ export interface Consumer {
   endOffsetNow?(topic: string, partition: number): number | undefined;
 }
 
+export interface TopicRetention {
+  /** -1: unlimited, as in Kafka. */
+  ms: number;
+  bytes: number;
+  compacted: boolean;
+}
+
 export interface EnsureTopicsOptions {
   /**
    * Existing topics take the spec's retention (the embedded log; on Kafka the configs of existing
@@ -125,5 +132,7 @@ export interface TopicBackend {
   endOffsets(topic: string): Promise<TopicPartitionOffset[]>;
   /** First offset still retained per partition (greater than 0 once retention dropped records). */
   startOffsets(topic: string): Promise<TopicPartitionOffset[]>;
+  /** The retention the topic has now (as stored: the platform sets it, or the operator on Kafka). */
+  retention(topic: string): Promise<TopicRetention>;
   close(): Promise<void>;
 }

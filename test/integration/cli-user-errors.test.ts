@@ -46,6 +46,12 @@ describe('darkroom commands answer user mistakes with one line', () => {
     expect(listed.stdout).not.toMatch(/\b16\b/);
   });
 
+  it("a tool run with another retention leaves the topics' own", async () => {
+    const tool = await runDarkroom(['topics'], { ...base, DARKROOM_LOG_RETENTION_MS: '2000' });
+    expect(tool.code, tool.stderr).toBe(0);
+    expect(tool.stdout).toMatch(/^posts +author_id +8 +[\d,]+ +forever$/m);
+  });
+
   it('bad settings and options', async () => {
     expect(await refused(['topics'], { REDIS_URL: '127.0.0.1:6379' })).toBe('darkroom: REDIS_URL must be a URL starting with redis:// or rediss://, got "127.0.0.1:6379"');
     expect(await refused(['start'], { PORT: '70000' })).toBe('darkroom: PORT must be an integer from 0 to 65535, got "70000"');

@@ -48,6 +48,8 @@ describeWith(['kafka'], 'Kafka topic backend', () => {
           resources.find((r) => r.resourceName === name)!.configEntries.map((e) => [e.configName, e.configValue]));
         expect(configOf(compacted.name)).toEqual({ 'cleanup.policy': 'compact', 'retention.ms': '-1', 'retention.bytes': '-1' });
         expect(configOf(bounded.name)).toEqual({ 'cleanup.policy': 'delete', 'retention.ms': '3600000', 'retention.bytes': '1048576' });
+        expect(await backend.retention(bounded.name)).toEqual({ ms: 3_600_000, bytes: 1_048_576, compacted: false });
+        expect((await backend.retention(compacted.name)).compacted).toBe(true);
       } finally {
         await admin.disconnect();
       }

@@ -54,3 +54,14 @@ describe('URLs and the port', () => {
     expect(() => loadConfig()).toThrow('PORT must be an integer from 0 to 65535, got "70000"');
   });
 });
+
+describe('darkroom topics: retention as a person reads it', () => {
+  it('names the unit and says forever or compacted', async () => {
+    const { describeRetention } = await import('../../cli/commands/topics.ts');
+    expect(describeRetention({ ms: -1, bytes: -1, compacted: false })).toBe('forever');
+    expect(describeRetention({ ms: 2_000, bytes: -1, compacted: false })).toBe('2 s');
+    expect(describeRetention({ ms: 7 * 86_400_000, bytes: 1_073_741_824, compacted: false })).toBe('7 d, 1 GiB per partition');
+    expect(describeRetention({ ms: 90_000, bytes: -1, compacted: false })).toBe('1.5 min');
+    expect(describeRetention({ ms: -1, bytes: -1, compacted: true })).toBe('compacted');
+  });
+});

@@ -171,6 +171,12 @@ export function createEmbeddedBackend(options: EmbeddedBackendOptions): Embedded
       return startOffsets(store, directory.get(topic));
     },
 
+    async retention(topic: string) {
+      open();
+      const { spec } = directory.get(topic);
+      return { ms: spec.retentionMs, bytes: spec.retentionBytes, compacted: spec.compacted };
+    },
+
     applyRetention() {
       open();
       return sweepAll();

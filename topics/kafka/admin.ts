@@ -1,7 +1,7 @@
 // Topic creation and offset queries through the kafkajs admin client. Offsets cross the kafkajs API
 // as decimal strings; here they become numbers (safe: 2^53 records per partition is plenty).
-import type { Admin, Kafka } from 'kafkajs';
-import type { PartitionLag, TopicPartitionOffset, TopicSpec } from '../types.ts';
+import { ConfigResourceTypes, type Admin, type Kafka } from 'kafkajs';
+import type { PartitionLag, TopicPartitionOffset, TopicRetention, TopicSpec } from '../types.ts';
 import { KafkaBackendError, translateKafkaError, UnknownKafkaTopicError } from './errors.ts';
 
 /** Kafka topic configs for a catalog spec; -1 means "no limit" for both retention settings, as in Kafka. */
@@ -118,6 +118,15 @@ export class KafkaTopicAdmin {
     return offsets
       .map(({ partition, low, high }) => ({ partition, low: Number(low), high: Number(high) }))
       .sort((a, b) => a.partition - b.partition);
+  }
+
+  async retention(topic: string): Promise<TopicRetention> {
+    const { resources } = await this.call(`read the configs of "${topic}"`, (admin) => admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms', 'retention.bytes', 'cleanup.policy'] }],
+    }), [topic]);
+    const value = (name: string) => resources[0]?.configEntries.find((e) => e.configName === name)?.configValue;
+    return { ms: Number(value('retention.ms') ?? -1), bytes: Number(value('retention.bytes') ?? -1), compacted: value('cleanup.policy')?.includes('compact') ?? false };
   }
 
   async endOffsets(topic: string): Promise<TopicPartitionOffset[]> {

@@ -71,6 +71,7 @@ export function createKafkaBackend(options: KafkaBackendOptions): TopicBackend {
     lag: (groupId, topics) => admin.lag(groupId, topics),
     endOffsets: (topic) => admin.endOffsets(topic),
     startOffsets: (topic) => admin.startOffsets(topic),
+    retention: (topic) => admin.retention(topic),
     async close() {
       if (closed) return;
       closed = true;
