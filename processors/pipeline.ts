@@ -9,9 +9,6 @@
 // what a rebuild asks for (processors/replay/batching.ts rebuildThreads).
 import os from 'node:os';
 import type { Consumer, TopicBackend, TopicPartitionOffset } from '../topics/types.ts';
-
-/** Per processor name: the input offsets below which its internal records are on their topics. */
-export type WrittenBefore = Record<string, TopicPartitionOffset[]>;
 import type { Processor } from './processor.ts';
 import {
   consumerOptionsOf, startProcessor, type Batching, type RecordCodec, type RunningProcessor, type RuntimeObserver, type RuntimeOptions, type Sink,
@@ -19,6 +16,9 @@ import {
 import type { Topology } from './topology.ts';
 import type { WorkerSetup } from './workers/protocol.ts';
 import type { WorkerHost } from './workers/host.ts';
+
+/** Per processor name: the input offsets below which its internal records are on their topics. */
+export type WrittenBefore = Record<string, TopicPartitionOffset[]>;
 
 export interface PipelineOptions {
   backend: TopicBackend;

@@ -261,6 +261,9 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
   const { processor, sink } = def;
   const { backend, codec, observer } = options;
   const writtenBefore = options.writtenBefore?.length ? new Map(options.writtenBefore.map((o) => [tpKey(o.topic, o.partition), o.offset])) : undefined;
+  /** Its internal records and dead letter are on their topics already (RuntimeOptions.writtenBefore). */
+  const alreadyWritten = (record: TopicRecord): boolean =>
+    writtenBefore !== undefined && record.offset < (writtenBefore.get(tpKey(record.topic, record.partition)) ?? 0);
   /** kafkajs fetches a broker's partitions together and waits for every eachBatch of a fetch. */
   const fetchBlocksOnWait = backend.kind === 'kafka';
   let { maxBatchEffects, lingerMs } = withDefaults(options);
@@ -468,14 +471,14 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
     let out: Array<[string, ProduceRecord]> | undefined;
     let async = false;
     let index = 0;
-    const written = writtenBefore !== undefined && record.offset < (writtenBefore.get(tpKey(record.topic, record.partition)) ?? 0);
+    const written = alreadyWritten(record);
     for (const effect of effects) {
       if (effect.kind !== 'repartition') continue;
-      out ??= []; // the batch then leaves repartition effects out of the sink's
+      out ??= []; // even empty: take() then leaves the repartition effects out of the sink's
       if (written) continue;
       const value = codec.encodeInternal(effect.topic, effect.value, { topic: record.topic, partition: record.partition, offset: record.offset, index: index++ });
       if (value instanceof Promise) async = true;
-      (out ??= []).push([effect.topic, { key: effect.key, value: value as Buffer, timestamp: record.timestamp }]);
+      out.push([effect.topic, { key: effect.key, value: value as Buffer, timestamp: record.timestamp }]);
     }
     if (!async || !out) return out;
     return Promise.all(out.map(async ([topic, r]) => [topic, { ...r, value: await r.value }] as [string, ProduceRecord]));
@@ -488,7 +491,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
     pending.offsets.set(queue.key, { topic: record.topic, partition: record.partition, offset: record.offset + 1 });
     if (outcome === undefined) return;
     if (!Array.isArray(outcome)) {
-      if (!(writtenBefore && record.offset < (writtenBefore.get(queue.key) ?? 0))) pending.deadLetters.push(outcome.deadLetter);
+      if (!alreadyWritten(record)) pending.deadLetters.push(outcome.deadLetter);
       return;
     }
     pending.events++;
