@@ -98,7 +98,7 @@ export function loadConfig(): Config {
     kafkaSsl: str('KAFKA_SSL') === '1',
     kafkaSasl: kafkaSasl(),
     schemaRegistryUrl: url('SCHEMA_REGISTRY_URL', ['http:', 'https:']),
-    redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
+    redisUrl: redisUrl(),
     clickhouseUrl: str('CLICKHOUSE_URL'),
     apiToken: str('DARKROOM_API_TOKEN'),
     maxBodyBytes: int('DARKROOM_MAX_BODY_BYTES', 32 * 1024 * 1024, 1024),
@@ -122,6 +122,15 @@ export function loadConfig(): Config {
     rebuildBatchEffects: str('DARKROOM_REBUILD_BATCH_EFFECTS') === undefined ? undefined : int('DARKROOM_REBUILD_BATCH_EFFECTS', 0, 1_000),
     produceTimeoutMs: int('DARKROOM_PRODUCE_TIMEOUT_MS', 10_000, 100),
   };
+}
+
+/** REDIS_URL, whose path, when there is one, is the database number (ioredis sent "SELECT NaN" for /abc and read /8x as 8). */
+function redisUrl(): string | undefined {
+  const raw = url('REDIS_URL', ['redis:', 'rediss:']);
+  if (raw !== undefined && !/^\/?(\d+)?$/.test(new URL(raw).pathname)) {
+    throw new ConfigError(`REDIS_URL must end with a database number or nothing (redis://host:6379/0), got "${new URL(raw).pathname}"`);
+  }
+  return raw;
 }
 
 function port(): number {

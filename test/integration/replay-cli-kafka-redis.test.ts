@@ -84,6 +84,14 @@ describeWithBinaries(['kafka', 'redis'], 'darkroom start on Kafka + Redis: repla
     expect(await internalRecords()).toEqual(internal);
   });
 
+  it('`darkroom topics` lists the topics on Kafka with their retention', async () => {
+    // The platform's data dir: with Kafka and no registry URL, it holds the registry every command shares.
+    const listed = await runDarkroom(['topics'], { ...env, DARKROOM_DATA_DIR: path.join(root.dir, 'darkroom') }, 60_000);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(/^posts +author_id +4 +[\d,]+ +forever$/m);
+    expect(listed.stdout).toMatch(/^profiles +user_id +4 +[\d,]+ +compacted$/m);
+  });
+
   it('Redis lost every key: the platform rebuilds and serves the new generation only once it holds every record', { timeout: 240_000 }, async () => {
     const before = await status(darkroom.base);
     const feeds = async () => Promise.all(Array.from({ length: 20 }, async (_, i) => {

@@ -45,6 +45,10 @@ describe('URLs and the port', () => {
     expect(() => loadConfig()).toThrow('REDIS_URL must be a URL starting with redis:// or rediss://, got "http://***@127.0.0.1:6379"');
     process.env.REDIS_URL = 'rediss://127.0.0.1:6379/3';
     expect(loadConfig().redisUrl).toBe('rediss://127.0.0.1:6379/3');
+    for (const database of ['abc', '8x']) {
+      process.env.REDIS_URL = `redis://127.0.0.1:6379/${database}`;
+      expect(() => loadConfig()).toThrow(`REDIS_URL must end with a database number or nothing (redis://host:6379/0), got "/${database}"`);
+    }
     process.env.SCHEMA_REGISTRY_URL = 'registry:8081';
     expect(() => loadConfig()).toThrow(/^SCHEMA_REGISTRY_URL must be a URL starting with http:\/\/ or https:\/\//);
   });

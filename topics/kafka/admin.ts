@@ -1,6 +1,8 @@
 // Topic creation and offset queries through the kafkajs admin client. Offsets cross the kafkajs API
 // as decimal strings; here they become numbers (safe: 2^53 records per partition is plenty).
-import { ConfigResourceTypes, type Admin, type Kafka } from 'kafkajs';
+// kafkajs is CommonJS: Node's ESM loader sees only some of its names (not ConfigResourceTypes), so the
+// values come from its default export. (vitest's transform sees them all, so only the real CLI failed.)
+import kafkajs, { type Admin, type Kafka } from 'kafkajs';
 import type { PartitionLag, TopicPartitionOffset, TopicRetention, TopicSpec } from '../types.ts';
 import { KafkaBackendError, translateKafkaError, UnknownKafkaTopicError } from './errors.ts';
 
@@ -123,7 +125,7 @@ export class KafkaTopicAdmin {
   async retention(topic: string): Promise<TopicRetention> {
     const { resources } = await this.call(`read the configs of "${topic}"`, (admin) => admin.describeConfigs({
       includeSynonyms: false,
-      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms', 'retention.bytes', 'cleanup.policy'] }],
+      resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms', 'retention.bytes', 'cleanup.policy'] }],
     }), [topic]);
     const value = (name: string) => resources[0]?.configEntries.find((e) => e.configName === name)?.configValue;
     return { ms: Number(value('retention.ms') ?? -1), bytes: Number(value('retention.bytes') ?? -1), compacted: value('cleanup.policy')?.includes('compact') ?? false };
