@@ -378,8 +378,11 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
   async function onAssigned(partitions: TopicPartition[]): Promise<TopicPartitionOffset[]> {
     const held = new Map((await sink.offsets()).map((o) => [tpKey(o.topic, o.partition), o.offset]));
     const ends = new Map<string, number>();
+    // Where each partition starts now: records below were removed by retention and never come.
+    const starts = new Map<string, number>();
     for (const topic of new Set(partitions.map((p) => p.topic))) {
       for (const end of await backend.endOffsets(topic)) ends.set(tpKey(topic, end.partition), end.offset);
+      if (def.stateful) for (const start of await backend.startOffsets(topic)) starts.set(tpKey(topic, start.partition), start.offset);
     }
     restoreStartedAt = Date.now();
     const seek: TopicPartitionOffset[] = [];
@@ -391,7 +394,10 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
       const key = tpKey(topic, partition);
       const sinkOffset = held.get(key) ?? 0;
       progress.offsets.set(key, sinkOffset);
-      const from = def.stateful ? 0 : sinkOffset;
+      // A stateful task restores from the oldest record still there. Waiting for one below that, when
+      // retention had removed everything up to the sink's offset, kept the task restoring until a new
+      // record came, and its other inputs waited with it (found with DARKROOM_LOG_RETENTION_MS).
+      const from = def.stateful ? Math.min(sinkOffset, starts.get(key) ?? 0) : sinkOffset;
       const queue = queueOf(topic, partition);
       queue.enqueuedUpTo = from;
       queue.knownEnd = ends.get(key) ?? 0;

@@ -75,3 +75,35 @@ describe('embedded log retention', () => {
     await backend.close();
   });
 });
+
+describe('a stateful processor on a topic that retention emptied', () => {
+  it('restores what is left and goes on, instead of waiting for records that retention removed', async () => {
+    const { startProcessor } = await import('../../processors/runtime.ts');
+    const { memorySink } = await import('../helpers/memory-sink.ts');
+    const { textCodec } = await import('../helpers/text-codec.ts');
+    let now = T0;
+    const backend = createEmbeddedBackend({ dataDir: path.join(dataDir, 'emptied'), retentionCheckMs: 0, now: () => now });
+    const codec = textCodec('emptied-dead-letters');
+    await backend.ensureTopics([spec('emptied', 1_000, -1, 2), spec(codec.deadLetterTopic, -1, -1)]);
+    for (const partition of [0, 1]) await backend.produce('emptied', [{ key: 'k', value: Buffer.from('old'), timestamp: T0, partition }]);
+    now = T0 + 5_000;
+    expect(await backend.applyRetention()).toBe(2);
+    // The sink holds both old records' effects; partition 1 gets a new record, partition 0 none.
+    const sink = memorySink(new Map([0, 1].map((partition) => [`emptied:${partition}`, { topic: 'emptied', partition, offset: 1 }])));
+    await backend.produce('emptied', [{ key: 'k', value: Buffer.from('new'), timestamp: now, partition: 1 }]);
+    const counter = {
+      name: 'emptied-counter', inputs: ['emptied'], init: () => ({}),
+      apply: (_state: object, input: string) => [{ kind: 'hincr' as const, key: 'count', field: input, by: 1 }],
+    };
+    const running = await startProcessor({ processor: counter, sink, stateful: true }, { backend, codec, groupPrefix: 'emptied', lingerMs: 5 });
+    try {
+      await Promise.race([running.restored(), sleep(5_000).then(() => { throw new Error('still restoring after 5 s'); })]);
+      const deadline = Date.now() + 5_000;
+      while (sink.applied.length === 0 && Date.now() < deadline) await sleep(20);
+      expect(sink.applied).toEqual([{ kind: 'hincr', key: 'count', field: 'new', by: 1 }]);
+    } finally {
+      await running.stop();
+      await backend.close();
+    }
+  });
+});
