@@ -1,6 +1,7 @@
 // The composition root: picks each engine from the config (embedded default or the real service)
 // and wires them together. Nothing else in darkroom decides which engine it talks to.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Client } from '@confluentinc/schemaregistry';
 import type { Config } from './config.ts';
 import { UserError } from './errors.ts';
@@ -102,6 +103,36 @@ export async function openBackbone(config: Config, extraTopics: TopicSpec[] = []
       await (registry as { close?: () => Promise<void> | void }).close?.();
     },
   };
+}
+
+const PID_FILE = 'darkroom.pid';
+
+/**
+ * Marks the data dir as owned by this running platform until it exits: a tool that finds no
+ * darkroom answering on PORT (one still starting, or on another port) must not open the embedded
+ * stores beside it (platformOwning).
+ */
+export function markDataDirOwned(config: Config): void {
+  const file = path.join(config.dataDir, PID_FILE);
+  writeFileSync(file, `${process.pid}\n`);
+  process.once('exit', () => { try { if (readFileSync(file, 'utf8').trim() === String(process.pid)) unlinkSync(file); } catch { /* gone */ } });
+}
+
+/** The pid of a live darkroom platform (not this process) that owns the data dir, if any. */
+export function platformOwning(config: Config): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(path.join(config.dataDir, PID_FILE), 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
+  try {
+    process.kill(pid, 0); // throws when no such process (a platform killed with -9 leaves its file)
+    return pid;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
+  }
 }
 
 /** Refuses a data dir that does not exist, for commands that read what darkroom start wrote there. */

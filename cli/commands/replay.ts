@@ -10,7 +10,7 @@
 //   `darkroom start/process` processes (Kafka + Redis) notice the pointer and follow it.
 import { loadConfig, type Config } from '../config.ts';
 import { UserError } from '../errors.ts';
-import { openBackbone, openViewStore, viewPipelines } from '../platform.ts';
+import { openBackbone, openViewStore, platformOwning, viewPipelines } from '../platform.ts';
 import { buildTopology } from '../../processors/topology.ts';
 import { createRecordCodec } from '../../processors/record-codec.ts';
 import { ReplayRefused, replayStandalone, type ReplayProgress, type StartViews } from '../../processors/replay/index.ts';
@@ -74,6 +74,11 @@ async function viaRunningPlatform(config: Config, options: ReplayCliOptions): Pr
 
 /** The pipelines a replay starts, on this process's engines. */
 export async function openReplayEngines(config: Config): Promise<{ backbone: Backbone; views: ViewStore; startViews: StartViews; topology: ReturnType<typeof buildTopology>; close(): Promise<void> }> {
+  const owner = config.redisUrl ? undefined : platformOwning(config);
+  if (owner !== undefined) {
+    // Found by its pid file: it does not answer on PORT yet (still starting) or listens on another port.
+    throw new UserError(`a darkroom (pid ${owner}) runs on ${config.dataDir} and owns its embedded stores, but does not answer on port ${config.port}: once it serves, run this again with its PORT and DARKROOM_ADMIN_TOKEN`);
+  }
   const topology = buildTopology(config);
   const backbone = await openBackbone(config, topology.internalTopics);
   const views = await openViewStore(config).catch(async (error) => { await backbone.close(); throw error; });

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { loadConfig } from '../config.ts';
 import { UserError, exitWithError } from '../errors.ts';
-import { logLine, openBackbone, openViewStore, openAnalyticsStore, redactUrl, viewPipelines } from '../platform.ts';
+import { logLine, markDataDirOwned, openBackbone, openViewStore, openAnalyticsStore, redactUrl, viewPipelines } from '../platform.ts';
 import { buildTopology } from '../../processors/topology.ts';
 import { createRecordCodec } from '../../processors/record-codec.ts';
 import { startPipeline, type Pipeline } from '../../processors/pipeline.ts';
@@ -39,6 +39,7 @@ export async function start(roles: Roles): Promise<void> {
   const config = loadConfig();
   const topology = buildTopology(config);
   const backbone = await openBackbone(config, topology.internalTopics, { owner: true });
+  markDataDirOwned(config);
   const { backend } = backbone;
   const metrics = createMetrics();
   const views: ViewStore = await openViewStore(config);

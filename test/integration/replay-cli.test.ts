@@ -87,6 +87,14 @@ describe('darkroom replay / verify beside a running platform (embedded)', () => 
     expect(differ.stderr).toMatch(/\d+ differ/);
     expect(differ.stdout).toMatch(/\n {2}(g1: |(field|member) ".*": g1 )/);
 
+    // A platform that does not answer on the PORT given (still starting, or on another port) still
+    // owns the embedded stores: found by its pid file, never opened beside it.
+    for (const command of [['replay'], ['verify'], ['snapshot', 'create']]) {
+      const beside = await runDarkroom(command, { ...env, PORT: String(PORT + 1) });
+      expect(beside.code, beside.stderr).toBe(1);
+      expect(beside.stderr.trim()).toMatch(new RegExp(`^darkroom: a darkroom \\(pid \\d+\\) runs on .* and owns its embedded stores, but does not answer on port ${PORT + 1}`));
+    }
+
     const unknown = await darkroom(['replay', '--processor', 'nope']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr.trim()).toMatch(/^darkroom: unknown processor "nope"/);
