@@ -6,9 +6,12 @@ import type { Topology } from '../topology.ts';
 import type { ViewStore } from '../../sinks/view-store.ts';
 import { pipelineStatus } from '../../serving/status.ts';
 import { LIVE_BATCHING, rebuildBatching, rebuildThreads } from './batching.ts';
-import { carryOver, nextGeneration, ReplayRefused, replaySet, viewProcessors } from './plan.ts';
+import { carryOver, nextGeneration, ReplayRefused, replaySet, viewProcessors, writtenBy } from './plan.ts';
 import { beginRebuild, type Rebuild, type ReplayProgress, type StartViews } from './rebuild.ts';
 import { createSnapshot, snapshotName } from './snapshots.ts';
+
+/** How long the old generation outlives the switch: well past the 250 ms readers cache the pointer. */
+const OLD_GENERATION_GRACE_MS = 1_000;
 
 export interface ViewsStatus {
   generation: string;
@@ -135,12 +138,21 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
       progress.phase = 'switching';
       const switching = Date.now();
       const took = () => `${Date.now() - switching} ms`;
+      // What the old pipeline applied, before its stop revokes its partitions (and forgets them).
+      const applied = Object.fromEntries(await Promise.all(processors().map(async (p) => [p.name, await p.offsets()] as const)));
       // The old pipeline stops first, so what is carried over is exactly what it wrote.
       for (const p of pipelines) await p.stop();
       pipelines = [];
       const stoppedIn = took();
       const others = all.filter((name) => !replayed.includes(name));
       const copied = await carryOver(views, old, progress.generation, others, false);
+      // Where the carried processors really got: after a recovery the old generation lost part of
+      // their offsets, and forwarders restarted from 0 appended a copy of all they had forwarded.
+      // Its last batches are in the store, what it applied before is in `applied`: the furthest of both.
+      const furthest = await writtenBy(views, progress.generation, others, applied);
+      for (const name of others) {
+        if (furthest[name].length) await views.applyBatch({ generation: progress.generation, processor: name, effects: [], offsets: furthest[name] });
+      }
       const rest = others.length ? [await startViews(progress.generation, 'darkroom', others)] : [];
       // The switch: one pointer write. Readers see the old generation before it, the new one after.
       await views.setCurrentGeneration(progress.generation);
@@ -149,7 +161,12 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
       pipelines = [job.pipeline, ...rest];
       rebuilding = false;
       rebuildBatched = false;
-      if (!keepOld) await views.dropGeneration(old);
+      // Readers cache the pointer for a moment (serving/read hotCacheMs): the old generation stays
+      // readable until none can still be reading it, or a feed read then comes back empty.
+      if (!keepOld) {
+        await new Promise((r) => setTimeout(r, OLD_GENERATION_GRACE_MS));
+        await views.dropGeneration(old);
+      }
       await job.refresh();
       progress.phase = 'done';
       progress.finishedAt = Date.now();
@@ -178,6 +195,7 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
         views, backend, topology, startViews, from: generation, generation: target, processors: replayed, reason, snapshot,
         // Every rebuilt processor off this thread, which serves (rebuildThreads).
         rebuildBatchEffects: options.rebuildBatchEffects, ownThreads: rebuildThreads(replayed, true),
+        applied: Object.fromEntries(await Promise.all(processors().map(async (p) => [p.name, await p.offsets()] as const))),
       });
       log(`replay: rebuilding ${replayed.join(', ')} from ${start} into generation ${target} (${reason}); serving stays on ${generation}`);
     } finally {

@@ -10,7 +10,7 @@
 //   at the switch, after the old pipeline stopped, so the copy is exact (see VIEW_OWNERS).
 // - Analytics rows are facts, not derived views, and are deduplicated by (topic, partition, offset):
 //   replay leaves the analytics tables and the analytics processor untouched.
-import type { TopicBackend } from '../../topics/types.ts';
+import type { TopicBackend, TopicPartitionOffset } from '../../topics/types.ts';
 import type { WrittenBefore } from '../pipeline.ts';
 import type { Topology } from '../topology.ts';
 import type { ViewStore } from '../../sinks/view-store.ts';
@@ -84,8 +84,17 @@ export async function checkFullHistory(backend: TopicBackend, topology: Topology
  * data (recovery) holds fewer, and the rebuild writes what it cannot vouch for; readers drop re-sent
  * internal records by their origin.
  */
-export async function writtenBy(views: ViewStore, generation: string, processors: string[]): Promise<WrittenBefore> {
-  return Object.fromEntries(await Promise.all(processors.map(async (name) => [name, await views.offsets(generation, name)] as const)));
+export async function writtenBy(views: ViewStore, generation: string, processors: string[], applied: WrittenBefore = {}): Promise<WrittenBefore> {
+  return Object.fromEntries(await Promise.all(processors.map(async (name) => {
+    // With `applied`, what the running pipeline of `generation` reports it applied: more than the
+    // store holds once the store lost data (recovery).
+    const furthest = new Map<string, TopicPartitionOffset>();
+    for (const o of [...await views.offsets(generation, name), ...(applied[name] ?? [])]) {
+      const key = `${o.topic}:${o.partition}`;
+      if ((furthest.get(key)?.offset ?? -1) < o.offset) furthest.set(key, o);
+    }
+    return [name, [...furthest.values()]];
+  })));
 }
 
 /** Sum of the offsets a generation holds for `processors`: where a rebuild from it starts counting. */

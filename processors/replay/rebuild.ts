@@ -52,12 +52,14 @@ export async function beginRebuild(options: {
   views: ViewStore; backend: TopicBackend; topology: Topology; startViews: StartViews;
   from: string; generation: string; processors: string[]; reason?: ReplayProgress['reason']; snapshot?: string;
   rebuildBatchEffects?: number; ownThreads?: string[][];
+  /** What the live pipeline of `from` applied (ProcessorView.offsets), when it runs in this process. */
+  applied?: WrittenBefore;
 }): Promise<Rebuild> {
   const { views, snapshot } = options;
   const batching = rebuildBatching(views.kind, options.rebuildBatchEffects);
   if (snapshot === undefined) {
     await checkFullHistory(options.backend, options.topology, options.processors);
-    return startRebuild({ ...options, batching, writtenBefore: await writtenBy(views, options.from, options.processors) });
+    return startRebuild({ ...options, batching, writtenBefore: await writtenBy(views, options.from, options.processors, options.applied) });
   }
   await checkSnapshot({ views, backend: options.backend, topology: options.topology, snapshot, current: options.from, processors: options.processors });
   const owning = options.processors.filter((p) => VIEW_OWNERS[p]?.length !== 0);
@@ -67,7 +69,7 @@ export async function beginRebuild(options: {
   });
   return startRebuild({
     ...options, batching, baseline: await heldRecords(views, options.generation, options.processors),
-    writtenBefore: await writtenBy(views, options.from, options.processors),
+    writtenBefore: await writtenBy(views, options.from, options.processors, options.applied),
   });
 }
 
