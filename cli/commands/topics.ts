@@ -2,6 +2,7 @@
 // (as stored; a tool's own DARKROOM_LOG_RETENTION_MS never changes it, see openBackbone).
 import { loadConfig } from '../config.ts';
 import { openBackbone } from '../platform.ts';
+import { buildTopology } from '../../processors/topology.ts';
 import { topicCatalog } from '../../topics/catalog.ts';
 import type { TopicRetention } from '../../topics/types.ts';
 
@@ -26,9 +27,14 @@ export async function topics(): Promise<void> {
   const backbone = await openBackbone(config);
   try {
     const rows: string[][] = [['topic', 'key', 'partitions', 'records', 'retention']];
-    for (const spec of topicCatalog(config.partitions, { ms: config.logRetentionMs, bytes: config.logRetentionBytes })) {
+    // The processors' internal topics too: what a replay reads, and where copies would show.
+    const internal = buildTopology(config).internalTopics;
+    for (const spec of [...topicCatalog(config.partitions, { ms: config.logRetentionMs, bytes: config.logRetentionBytes }), ...internal]) {
       const { backend } = backbone;
-      const [start, end, retention] = await Promise.all([backend.startOffsets(spec.name), backend.endOffsets(spec.name), backend.retention(spec.name)]);
+      const read = await Promise.all([backend.startOffsets(spec.name), backend.endOffsets(spec.name), backend.retention(spec.name)])
+        .catch((error: Error) => { if (internal.includes(spec)) return undefined; throw error; }); // made by the first darkroom start
+      if (read === undefined) continue;
+      const [start, end, retention] = read;
       const records = end.reduce((sum, e, i) => sum + e.offset - (start[i]?.offset ?? 0), 0);
       rows.push([spec.name, spec.key, String(end.length), records.toLocaleString('en-US'), describeRetention(retention)]);
     }

@@ -90,6 +90,7 @@ describeWithBinaries(['kafka', 'redis'], 'darkroom start on Kafka + Redis: repla
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout).toMatch(/^posts +author_id +4 +[\d,]+ +forever$/m);
     expect(listed.stdout).toMatch(/^profiles +user_id +4 +[\d,]+ +compacted$/m);
+    expect(listed.stdout).toMatch(/^feed-fanout-repartition +blocker_id +4 +[1-9][\d,]* +forever$/m);
   });
 
   it('Redis lost every key: the platform rebuilds and serves the new generation only once it holds every record', { timeout: 240_000 }, async () => {
