@@ -79,6 +79,8 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
   let starting: string | undefined;
 
   const processors = () => pipelines.flatMap((p) => p.processors);
+  /** What each live processor has applied (ProcessorView.offsets), which a store that lost data no longer holds. */
+  const appliedOffsets = async () => Object.fromEntries(await Promise.all(processors().map(async (p) => [p.name, await p.offsets()] as const)));
   const inputEnds = async (names: string[]) => {
     let total = 0;
     for (const node of topology.nodes) {
@@ -139,7 +141,7 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
       const switching = Date.now();
       const took = () => `${Date.now() - switching} ms`;
       // What the old pipeline applied, before its stop revokes its partitions (and forgets them).
-      const applied = Object.fromEntries(await Promise.all(processors().map(async (p) => [p.name, await p.offsets()] as const)));
+      const applied = await appliedOffsets();
       // The old pipeline stops first, so what is carried over is exactly what it wrote.
       for (const p of pipelines) await p.stop();
       pipelines = [];
@@ -195,7 +197,7 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
         views, backend, topology, startViews, from: generation, generation: target, processors: replayed, reason, snapshot,
         // Every rebuilt processor off this thread, which serves (rebuildThreads).
         rebuildBatchEffects: options.rebuildBatchEffects, ownThreads: rebuildThreads(replayed, true),
-        applied: Object.fromEntries(await Promise.all(processors().map(async (p) => [p.name, await p.offsets()] as const))),
+        applied: await appliedOffsets(),
       });
       log(`replay: rebuilding ${replayed.join(', ')} from ${start} into generation ${target} (${reason}); serving stays on ${generation}`);
     } finally {

@@ -13,7 +13,7 @@
 import type { TopicBackend, TopicPartitionOffset } from '../../topics/types.ts';
 import type { WrittenBefore } from '../pipeline.ts';
 import type { Topology } from '../topology.ts';
-import type { ViewStore } from '../../sinks/view-store.ts';
+import { offsetField, type ViewStore } from '../../sinks/view-store.ts';
 import { blockedByKey, blocksKey, celebritiesFollowedKey, feedKey, followingKey, postKey, profileKey, timelineKey } from '../feed-fanout/keys.ts';
 import { statsKey } from '../engagement-counters/keys.ts';
 import { activeStoriesKey, seenPostsKey, seenStoriesKey } from '../seen-state/keys.ts';
@@ -90,7 +90,7 @@ export async function writtenBy(views: ViewStore, generation: string, processors
     // store holds once the store lost data (recovery).
     const furthest = new Map<string, TopicPartitionOffset>();
     for (const o of [...await views.offsets(generation, name), ...(applied[name] ?? [])]) {
-      const key = `${o.topic}:${o.partition}`;
+      const key = offsetField(o);
       if ((furthest.get(key)?.offset ?? -1) < o.offset) furthest.set(key, o);
     }
     return [name, [...furthest.values()]];

@@ -37,11 +37,10 @@ export async function ensureTopics(store: LogStore, directory: TopicDirectory, s
     let nextId = 1 + Math.max(0, ...[...store.topics.getRange({})].map(({ value }) => value.id));
     for (const spec of specs) {
       const existing = store.topics.get(spec.name);
-      const partitions = spec.partitions;
       const kept = existing && !options.updateRetention ? { retentionMs: existing.spec.retentionMs, retentionBytes: existing.spec.retentionBytes } : {};
       const stored: StoredTopic = { id: existing?.id ?? nextId++, spec: { ...spec, ...kept } };
       if (JSON.stringify(existing) !== JSON.stringify(stored)) store.topics.putSync(spec.name, stored);
-      for (let p = 0; p < partitions; p++) {
+      for (let p = 0; p < spec.partitions; p++) {
         if (store.partitions.get([stored.id, p]) === undefined) {
           store.partitions.putSync([stored.id, p], { start: 0, next: 0, bytes: 0 });
         }
