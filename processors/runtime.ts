@@ -189,6 +189,15 @@ const PROCESS_TURN_MS = 50;
  * most, and a turn in the middle of them would only delay them.
  */
 const BACKLOG_RECORDS = 256;
+/**
+ * How long a Kafka group member waits, after it is given partitions it did not hold, for their sink
+ * offsets to stop moving before it reads where to resume. kafkajs rebalances eagerly and has no hook
+ * before it rejoins, so the member that gave a partition up writes its last batch of it (onRevoked)
+ * at the same moment the new owner reads the sink's offsets: read before that write lands, the new
+ * owner applied the same records again (analytics rows twice, counters counted twice; seen with two
+ * `darkroom process` replicas, test/integration/replicas-kafka-redis.test.ts).
+ */
+const HANDOVER_MS = 1_000;
 
 /**
  * The event-loop turns that every task of this thread shares. The embedded log hands over its
@@ -375,8 +384,28 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
     for (const key of internalSeen.keys()) if (key.startsWith(prefix)) internalSeen.delete(key);
   }
 
+  /** Partitions held until the last revocation: taking them back needs no handover. */
+  let heldBefore = new Set<string>();
+
+  /**
+   * The sink's offsets, once those of partitions new to this member have stood still for
+   * HANDOVER_MS (on Kafka, where another member may still be writing its last batch of them).
+   */
+  async function settledOffsets(partitions: TopicPartition[]): Promise<Map<string, number>> {
+    const read = async () => new Map((await sink.offsets()).map((o) => [tpKey(o.topic, o.partition), o.offset]));
+    let held = await read();
+    const handedOver = partitions.map((p) => tpKey(p.topic, p.partition)).filter((key) => !heldBefore.has(key));
+    if (backend.kind !== 'kafka' || handedOver.length === 0) return held;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, HANDOVER_MS));
+      const again = await read();
+      if (handedOver.every((key) => again.get(key) === held.get(key))) return again;
+      held = again;
+    }
+  }
+
   async function onAssigned(partitions: TopicPartition[]): Promise<TopicPartitionOffset[]> {
-    const held = new Map((await sink.offsets()).map((o) => [tpKey(o.topic, o.partition), o.offset]));
+    const held = await settledOffsets(partitions);
     const ends = new Map<string, number>();
     // Where each partition starts now: records below were removed by retention and never come.
     const starts = new Map<string, number>();
@@ -416,6 +445,7 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
   async function onRevoked(partitions: TopicPartition[]): Promise<void> {
     await flush();
     commitGroupOffsets();
+    heldBefore = new Set(partitions.map((p) => tpKey(p.topic, p.partition)));
     for (const { topic, partition } of partitions) {
       progress.offsets.delete(tpKey(topic, partition));
       tasks.delete(partition);

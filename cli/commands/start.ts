@@ -50,7 +50,13 @@ export async function start(roles: Roles): Promise<void> {
   let live: LiveViews | undefined;
   let startViews: StartViews | undefined;
   let viewSources: ProcessorStatusSource[] = [];
-  const statusSources = (): ProcessorStatusSource[] => [...(live?.processors() ?? viewSources), ...(pipeline?.processors ?? [])];
+  // On Kafka a process applies only the partitions the group gave it; the lag of whole processors
+  // (what /v1/status, the lag gauge and its alert promise) comes from the offsets in the shared sinks.
+  const shared = backend.kind === 'kafka';
+  const statusSources = (): ProcessorStatusSource[] => [
+    ...(live && shared ? live.processors().map((p) => ({ ...p, offsets: () => views.offsets(live!.generation(), p.name) })) : live?.processors() ?? viewSources),
+    ...(pipeline && shared ? pipeline.processors.map((p) => ({ ...p, offsets: () => analytics!.offsets(p.name) })) : pipeline?.processors ?? []),
+  ];
   const generation = await views.currentGeneration();
   if (roles.process) {
     const codec = await createRecordCodec({

@@ -194,15 +194,16 @@ function statusField(pid: number, field: string): number {
 
 /**
  * `darkroom start` (ingest, processors and serving in one process) as `npm start` runs it, with
- * `env` on top of a clean environment: no simulator, the given data dir and port.
+ * `env` on top of a clean environment: no simulator, the given data dir and port. `command` runs one
+ * role instead (`serve`, `process`), as the scale-out deployment does.
  */
-export async function spawnDarkroom(options: { dataDir: string; port?: number; env?: Record<string, string> }): Promise<DarkroomProcess> {
+export async function spawnDarkroom(options: { dataDir: string; port?: number; env?: Record<string, string>; command?: 'start' | 'serve' | 'process' }): Promise<DarkroomProcess> {
   const port = options.port ?? await freePort();
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp',
     PORT: String(port), DARKROOM_DATA_DIR: options.dataDir, DARKROOM_SIMULATE: '0', ...options.env,
   };
-  const child = spawn(process.execPath, [path.join(ROOT, 'cli/bin.mjs'), 'start'], { env, stdio: ['ignore', 'ignore', 'pipe'], cwd: ROOT });
+  const child = spawn(process.execPath, [path.join(ROOT, 'cli/bin.mjs'), options.command ?? 'start'], { env, stdio: ['ignore', 'ignore', 'pipe'], cwd: ROOT });
   let log = '';
   child.stderr!.on('data', (chunk: Buffer) => { log += chunk.toString(); if (log.length > 2_000_000) log = log.slice(-1_000_000); });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
