@@ -27,7 +27,10 @@ export interface ProcessorStatus {
  * just forwarded: a "caught up" that was not (seen after a rebuild, which lists the rebuilt
  * consumers before the forwarders).
  */
-export async function pipelineStatus(backend: TopicBackend, processors: ProcessorStatusSource[]) {
+export async function pipelineStatus(backend: TopicBackend, processors: ProcessorStatusSource[], options: {
+  /** Only partitions the offsets name (those this process applies), not every partition from 0. */
+  heldOnly?: boolean;
+} = {}) {
   const held = await Promise.all(processors.map(async (p) => new Map((await p.offsets()).map((o) => [`${o.topic}:${o.partition}`, o.offset]))));
   const ends = new Map<string, TopicPartitionOffset[]>();
   for (const topic of new Set(processors.flatMap((p) => p.inputs))) ends.set(topic, await backend.endOffsets(topic));
@@ -36,7 +39,11 @@ export async function pipelineStatus(backend: TopicBackend, processors: Processo
   processors.forEach((p, i) => {
     let lag = 0;
     for (const topic of p.inputs) {
-      for (const end of ends.get(topic)!) lag += Math.max(0, end.offset - (held[i].get(`${topic}:${end.partition}`) ?? 0));
+      for (const end of ends.get(topic)!) {
+        const at = held[i].get(`${topic}:${end.partition}`);
+        if (at === undefined && options.heldOnly) continue;
+        lag += Math.max(0, end.offset - (at ?? 0));
+      }
     }
     total += lag;
     result[p.name] = { lag, ...p.details?.() };

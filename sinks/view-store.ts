@@ -119,6 +119,17 @@ export interface ViewStore {
    */
   copyGeneration(from: string, to: string, request: CopyRequest): Promise<number>;
 
+  /**
+   * Takes or renews the store's one rebuild lease for `owner`, for `ttlMs`: true when `owner` holds
+   * it now, false while another owner's lease runs. Processes sharing a store (`darkroom process`
+   * replicas on one Redis) rebuild one at a time, and the others follow the pointer it moves.
+   */
+  leaseRebuild(owner: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up if `owner` holds it. */
+  releaseRebuild(owner: string): Promise<void>;
+  /** Who holds the rebuild lease now. */
+  rebuildLeaseHolder(): Promise<string | undefined>;
+
   close(): Promise<void>;
 }
 

@@ -3,10 +3,12 @@
 import type { TopicBackend } from '../../topics/types.ts';
 import type { Pipeline, ProcessorView } from '../pipeline.ts';
 import type { Topology } from '../topology.ts';
-import type { ViewStore } from '../../sinks/view-store.ts';
+import { INITIAL_GENERATION, type ViewStore } from '../../sinks/view-store.ts';
 import { pipelineStatus } from '../../serving/status.ts';
-import { LIVE_BATCHING, rebuildBatching, rebuildThreads } from './batching.ts';
-import { carryOver, nextGeneration, ReplayRefused, replaySet, viewProcessors, writtenBy } from './plan.ts';
+import { LIVE_BATCHING, rebuildBatching, rebuildThreads, type Batching } from './batching.ts';
+import {
+  carryOver, forwardersGroupPrefix, liveGroupPrefix, nextGeneration, REBUILD_LEASE_MS, rebuildOwner, ReplayRefused, replaySet, takeRebuildLease, viewProcessors, writtenBy,
+} from './plan.ts';
 import { beginRebuild, type Rebuild, type ReplayProgress, type StartViews } from './rebuild.ts';
 import { createSnapshot, snapshotName } from './snapshots.ts';
 
@@ -77,6 +79,10 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
   let busy = false;
   /** A replay or snapshot being set up (copies take a while): one at a time. */
   let starting: string | undefined;
+  /** This process as a holder of the store's rebuild lease (plan.ts takeRebuildLease). */
+  const owner = rebuildOwner();
+  /** The store lost data and another process holds the lease: its switch is awaited (watch). */
+  let awaitedRebuilder: string | undefined;
 
   const processors = () => pipelines.flatMap((p) => p.processors);
   /** What each live processor has applied (ProcessorView.offsets), which a store that lost data no longer holds. */
@@ -102,10 +108,26 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
   // on 1.95M source events took 390-421 s against 50-60 s (bench/RESULTS.md, 2026-12-06). Once caught
   // up it switches to the live batching in place (watch), whose smaller cap bounds a burst's memory.
   let rebuildBatched = rebuilding && views.kind === 'embedded';
-  pipelines = [await startViews(generation, 'darkroom', all, rebuildBatched ? rebuildBatching(views.kind, options.rebuildBatchEffects) : undefined)];
 
+  /**
+   * The live pipelines of a generation, started alike in every process so that replicas share its
+   * groups: the first generation's in one group; a replayed one's as its switch left them, the
+   * processors that own views in the group they were rebuilt in, the forwarders in one of their own.
+   */
+  const owners = replaySet(topology, 'all');
+  const forwarders = all.filter((name) => !owners.includes(name));
+  async function startGeneration(target: string, batching?: Batching): Promise<Pipeline[]> {
+    if (target === INITIAL_GENERATION || forwarders.length === 0) return [await startViews(target, liveGroupPrefix(target), all, batching)];
+    return [await startViews(target, liveGroupPrefix(target), owners, batching), await startViews(target, forwardersGroupPrefix(target), forwarders, batching)];
+  }
+  pipelines = await startGeneration(generation, rebuildBatched ? rebuildBatching(views.kind, options.rebuildBatchEffects) : undefined);
+
+  /**
+   * The lag of the live processors over the partitions this process applies. On Kafka other replicas
+   * apply the rest, and counting those from 0 made a rebuild look caught up while it was not.
+   */
   async function lagOf(list: ProcessorView[]): Promise<number> {
-    return (await pipelineStatus(backend, list)).lag;
+    return (await pipelineStatus(backend, list, { heldOnly: true })).lag;
   }
 
   async function runReplay(job: Rebuild, replayed: string[], keepOld: boolean): Promise<void> {
@@ -155,7 +177,11 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
       for (const name of others) {
         if (furthest[name].length) await views.applyBatch({ generation: progress.generation, processor: name, effects: [], offsets: furthest[name] });
       }
-      const rest = others.length ? [await startViews(progress.generation, 'darkroom', others)] : [];
+      // After a whole replay the others are the forwarders, started as startGeneration starts them.
+      // A partial replay's (other view owners too) get a group that no other process joins: a
+      // partial replay is for a platform with one processing process.
+      const whole = owners.every((name) => replayed.includes(name));
+      const rest = others.length ? [await startViews(progress.generation, whole ? forwardersGroupPrefix(progress.generation) : `${liveGroupPrefix(progress.generation)}-carried`, others)] : [];
       // The switch: one pointer write. Readers see the old generation before it, the new one after.
       await views.setCurrentGeneration(progress.generation);
       const pointerIn = took();
@@ -179,9 +205,10 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
       progress.finishedAt = Date.now();
       log(`replay into ${progress.generation} failed: ${progress.error}`);
       if (!pipelines.includes(job.pipeline)) await job.stop().catch(() => {});
-      if (pipelines.length === 0 && !stopped) pipelines = [await startViews(generation, 'darkroom', all)];
+      if (pipelines.length === 0 && !stopped) pipelines = await startGeneration(generation);
     } finally {
       rebuild = undefined;
+      await views.releaseRebuild(owner).catch(() => {});
     }
   }
 
@@ -191,6 +218,7 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
     const replayed = replaySet(topology, requested);
     starting = 'a replay';
     try {
+      await takeRebuildLease(views, owner);
       const target = nextGeneration(await views.generations(), generation);
       const start = snapshot === undefined ? 'offset 0' : `snapshot ${snapshot}`;
       rebuild = await beginRebuild({
@@ -200,6 +228,9 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
         applied: await appliedOffsets(),
       });
       log(`replay: rebuilding ${replayed.join(', ')} from ${start} into generation ${target} (${reason}); serving stays on ${generation}`);
+    } catch (error) {
+      await views.releaseRebuild(owner).catch(() => {});
+      throw error;
     } finally {
       starting = undefined;
     }
@@ -227,7 +258,8 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
     log(`views: generation pointer moved ${generation} → ${target}; moving the processors`);
     for (const p of pipelines) await p.stop();
     generation = target;
-    pipelines = [await startViews(generation, 'darkroom', all)];
+    awaitedRebuilder = undefined;
+    pipelines = await startGeneration(generation);
   }
 
   /** Stored offsets behind what this process applied means the store lost data (e.g. Redis restarted empty). */
@@ -247,7 +279,8 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
     if (busy || stopped) return;
     busy = true;
     try {
-      if (rebuilding && !rebuild && (await lagOf(processors())) === 0) {
+      // From the offsets in the store: on Kafka other replicas apply the partitions this one does not.
+      if (rebuilding && !rebuild && (await pipelineStatus(backend, processors().map((p) => ({ ...p, offsets: () => views.offsets(generation, p.name) })))).lag === 0) {
         // The same processors go on live, with their state: no restart, no second restore.
         const switched = rebuildBatched;
         if (switched) {
@@ -257,7 +290,11 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
         rebuilding = false;
         log(`views: rebuild of generation ${generation} complete${switched ? '; processors go on with the live batching' : ''}`);
       }
-      if (rebuild) return;
+      if (rebuild) {
+        // Renewed every poll; a rebuilder that died leaves it to end within REBUILD_LEASE_MS.
+        if (!(await views.leaseRebuild(owner, REBUILD_LEASE_MS))) log(`replay: the rebuild lease is held by ${await views.rebuildLeaseHolder()}, not by this process`);
+        return;
+      }
       const pointer = await views.currentGeneration();
       if (pointer !== generation && (await views.generations()).includes(pointer)
         && (await Promise.all(all.map((n) => views.offsets(pointer, n)))).some((o) => o.length)) {
@@ -266,6 +303,14 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
       }
       const lost = await lostData();
       if (lost) {
+        // Replicas sharing the store all notice; one rebuilds, the others follow its switch.
+        if (!(await views.leaseRebuild(owner, REBUILD_LEASE_MS))) {
+          const holder = (await views.rebuildLeaseHolder()) ?? 'another process';
+          if (awaitedRebuilder !== holder) log(`views: the view store lost data (${lost}); ${holder} is rebuilding every view, this process follows its switch`);
+          awaitedRebuilder = holder;
+          return;
+        }
+        awaitedRebuilder = undefined;
         log(`views: the view store lost data (${lost}); rebuilding every view into a new generation`);
         rebuilding = true;
         await beginReplay('all', false, 'recovery');
@@ -284,7 +329,7 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
   return {
     generation: () => generation,
     processors,
-    status: () => ({ generation, state: rebuilding ? 'rebuilding' : 'serving', replay }),
+    status: () => ({ generation, state: rebuilding || awaitedRebuilder ? 'rebuilding' : 'serving', replay }),
     replay: (request) => beginReplay(request.processors, request.keepOld ?? false, 'requested', request.fromSnapshot),
     snapshot: (name) => takeSnapshot(name),
     settled: () => settledPromise,

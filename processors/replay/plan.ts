@@ -10,10 +10,12 @@
 //   at the switch, after the old pipeline stopped, so the copy is exact (see VIEW_OWNERS).
 // - Analytics rows are facts, not derived views, and are deduplicated by (topic, partition, offset):
 //   replay leaves the analytics tables and the analytics processor untouched.
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import type { TopicBackend, TopicPartitionOffset } from '../../topics/types.ts';
 import type { WrittenBefore } from '../pipeline.ts';
 import type { Topology } from '../topology.ts';
-import { offsetField, type ViewStore } from '../../sinks/view-store.ts';
+import { INITIAL_GENERATION, offsetField, type ViewStore } from '../../sinks/view-store.ts';
 import { blockedByKey, blocksKey, celebritiesFollowedKey, feedKey, followingKey, postKey, profileKey, timelineKey } from '../feed-fanout/keys.ts';
 import { statsKey } from '../engagement-counters/keys.ts';
 import { activeStoriesKey, seenPostsKey, seenStoriesKey } from '../seen-state/keys.ts';
@@ -54,6 +56,46 @@ export function replaySet(topology: Topology, requested: string[] | 'all'): stri
     }
   }
   return [...new Set(requested)];
+}
+
+/**
+ * The consumer-group prefix of a generation's live view processors, the same in every process. A
+ * rebuild of generation G runs in it and goes on live in it after the switch, and every replica that
+ * follows the pointer to G joins it, so the group spreads G's partitions over all of them. (Replicas
+ * that followed used to join the first generation's group while the rebuilt pipeline stayed in its
+ * own: both groups applied every partition, and counters counted twice.) The first generation keeps
+ * the prefix of earlier releases, so a rolling upgrade does not run two groups side by side.
+ */
+export function liveGroupPrefix(generation: string): string {
+  return generation === INITIAL_GENERATION ? 'darkroom' : `darkroom-replay-${generation}`;
+}
+
+/**
+ * The group of a replayed generation's forwarders. They are not rebuilt, so at the switch they start
+ * beside the rebuilt pipeline, in a group of their own: in one group with it, members reading
+ * different topics would split a topic's partitions between them.
+ */
+export function forwardersGroupPrefix(generation: string): string {
+  return `${liveGroupPrefix(generation)}-forwarders`;
+}
+
+/** How long a rebuild lease runs unless renewed (every poll): a rebuilder that died frees it by then. */
+export const REBUILD_LEASE_MS = 30_000;
+
+/** Who holds a rebuild lease, as other processes see it: host, pid, and a tag unique to this holder. */
+export function rebuildOwner(): string {
+  return `${os.hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * Takes the store's rebuild lease for `owner`, or refuses naming who holds it: processes sharing a
+ * store (`darkroom process` replicas, a `darkroom replay` beside them) rebuild one at a time, or two
+ * would write the same next generation, or switch the pointer back and forth.
+ */
+export async function takeRebuildLease(views: ViewStore, owner: string): Promise<void> {
+  if (!(await views.leaseRebuild(owner, REBUILD_LEASE_MS))) {
+    throw new ReplayRefused(`another process is rebuilding the views (${(await views.rebuildLeaseHolder()) ?? 'its lease just ended'}); try again once it has switched`);
+  }
 }
 
 /** g1 → g2 → ...; never reuses a name that still has data. */

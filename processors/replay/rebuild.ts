@@ -7,7 +7,7 @@ import type { Topology } from '../topology.ts';
 import type { ViewStore } from '../../sinks/view-store.ts';
 import { pipelineStatus } from '../../serving/status.ts';
 import { rebuildBatching, type Batching } from './batching.ts';
-import { checkFullHistory, heldRecords, ownerOf, VIEW_OWNERS, writtenBy } from './plan.ts';
+import { checkFullHistory, heldRecords, liveGroupPrefix, ownerOf, VIEW_OWNERS, writtenBy } from './plan.ts';
 import { ReplayRate, secondsLeft } from './rate.ts';
 import { checkSnapshot } from './snapshots.ts';
 
@@ -101,7 +101,7 @@ export async function startRebuild(options: {
 }): Promise<Rebuild> {
   const { backend, generation } = options;
   const baseline = options.baseline ?? 0;
-  const groupPrefix = `darkroom-replay-${generation}`;
+  const groupPrefix = liveGroupPrefix(generation);
   const pipeline = await options.startViews(generation, groupPrefix, options.processors, options.batching, options.ownThreads, options.writtenBefore);
   const progress: ReplayProgress = {
     generation, from: options.from, processors: options.processors, reason: options.reason ?? 'requested',

@@ -2,7 +2,7 @@ import type { TopicBackend } from '../../topics/types.ts';
 import type { Topology } from '../topology.ts';
 import type { ViewStore } from '../../sinks/view-store.ts';
 import { rebuildThreads } from './batching.ts';
-import { carryOver, nextGeneration, replaySet, viewProcessors } from './plan.ts';
+import { carryOver, nextGeneration, REBUILD_LEASE_MS, rebuildOwner, replaySet, takeRebuildLease, viewProcessors } from './plan.ts';
 import { beginRebuild, type ReplayProgress, type StartViews } from './rebuild.ts';
 
 /**
@@ -23,39 +23,51 @@ export async function replayStandalone(options: {
 }): Promise<ReplayProgress> {
   const { views, backend, topology } = options;
   const replayed = replaySet(topology, 'all');
-  const from = await views.currentGeneration();
-  const generation = nextGeneration(await views.generations(), from);
-  const job = await beginRebuild({
-    views, backend, topology, startViews: options.startViews, from, generation, processors: replayed, snapshot: options.fromSnapshot,
-    rebuildBatchEffects: options.rebuildBatchEffects, ownThreads: rebuildThreads(replayed, false),
-  });
+  // Replicas that lost their store rebuild under the same lease: one rebuild at a time.
+  const owner = rebuildOwner();
+  await takeRebuildLease(views, owner);
   try {
-    for (;;) {
-      const p = await job.refresh();
-      options.onProgress?.(p);
-      if (p.lag === 0) break;
-      await new Promise((r) => setTimeout(r, options.pollMs ?? 1000));
+    return await rebuild();
+  } finally {
+    await views.releaseRebuild(owner).catch(() => {});
+  }
+
+  async function rebuild(): Promise<ReplayProgress> {
+    const from = await views.currentGeneration();
+    const generation = nextGeneration(await views.generations(), from);
+    const job = await beginRebuild({
+      views, backend, topology, startViews: options.startViews, from, generation, processors: replayed, snapshot: options.fromSnapshot,
+      rebuildBatchEffects: options.rebuildBatchEffects, ownThreads: rebuildThreads(replayed, false),
+    });
+    try {
+      for (;;) {
+        await views.leaseRebuild(owner, REBUILD_LEASE_MS);
+        const p = await job.refresh();
+        options.onProgress?.(p);
+        if (p.lag === 0) break;
+        await new Promise((r) => setTimeout(r, options.pollMs ?? 1000));
+      }
+      job.progress.phase = 'switching';
+      // The progress stays as measured at lag 0: a stopped pipeline holds no partitions, so measuring
+      // again would count nothing replayed.
+      await job.stop();
+      // Forwarders keep running live; their offsets as of now (a little behind at most: whatever they
+      // forward again is dropped downstream by its source position, see runtime.ts).
+      await carryOver(views, from, generation, viewProcessors(topology).filter((n) => !replayed.includes(n)), false);
+      await views.setCurrentGeneration(generation);
+      if (!options.keepOld) {
+        await new Promise((r) => setTimeout(r, options.followGraceMs ?? 3000));
+        await views.dropGeneration(from);
+      }
+      job.progress.phase = 'done';
+      job.progress.finishedAt = Date.now();
+      options.onProgress?.(job.progress);
+      return job.progress;
+    } catch (error) {
+      job.progress.phase = 'failed';
+      job.progress.error = (error as Error).message;
+      await job.stop().catch(() => {});
+      throw error;
     }
-    job.progress.phase = 'switching';
-    // The progress stays as measured at lag 0: a stopped pipeline holds no partitions, so measuring
-    // again would count nothing replayed.
-    await job.stop();
-    // Forwarders keep running live; their offsets as of now (a little behind at most: whatever they
-    // forward again is dropped downstream by its source position, see runtime.ts).
-    await carryOver(views, from, generation, viewProcessors(topology).filter((n) => !replayed.includes(n)), false);
-    await views.setCurrentGeneration(generation);
-    if (!options.keepOld) {
-      await new Promise((r) => setTimeout(r, options.followGraceMs ?? 3000));
-      await views.dropGeneration(from);
-    }
-    job.progress.phase = 'done';
-    job.progress.finishedAt = Date.now();
-    options.onProgress?.(job.progress);
-    return job.progress;
-  } catch (error) {
-    job.progress.phase = 'failed';
-    job.progress.error = (error as Error).message;
-    await job.stop().catch(() => {});
-    throw error;
   }
 }

@@ -68,6 +68,8 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
   const views: Database<StoredView, ViewKey> = root.openDB(viewsOptions);
   const offsetsDb: Database<Record<string, number>, [string, string]> = root.openDB({ name: 'offsets' });
   const meta: Database<unknown, string | [string, string]> = root.openDB({ name: 'meta' });
+  /** The rebuild lease (leaseRebuild). */
+  let lease: { owner: string; until: number } | undefined;
 
   /** The stored value if it is alive at `now` (expiring sets vanish at their last member's expiry). */
   function live(generation: string, key: string, now = Date.now()): StoredView | undefined {
@@ -307,6 +309,21 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
     async setCurrentGeneration(generation) {
       checkGeneration(generation);
       await meta.put('current-generation', generation);
+    },
+
+    // One process owns an embedded store, so the lease lives in its memory.
+    async leaseRebuild(owner, ttlMs) {
+      if (lease && lease.owner !== owner && lease.until > Date.now()) return false;
+      lease = { owner, until: Date.now() + ttlMs };
+      return true;
+    },
+
+    async releaseRebuild(owner) {
+      if (lease?.owner === owner) lease = undefined;
+    },
+
+    async rebuildLeaseHolder() {
+      return lease && lease.until > Date.now() ? lease.owner : undefined;
     },
 
     async generations() {

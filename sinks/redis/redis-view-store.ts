@@ -2,6 +2,7 @@
 //
 //   dr:current-generation             string   generation serving reads (absent → "g1")
 //   dr:generations                    set      generations that ever received a batch
+//   dr:rebuild-lease                  string   owner of the one rebuild running (PX, renewed)
 //   dr:<gen>:<logical key>            zset     zadd/zrem/zremTagged/zreplace (feeds, top-K)   no TTL
 //   dr:<gen>:<logical key>            zset     sadd/srem sets, scored by expiry (+inf = none)
 //                                              PEXPIREAT at the latest expiry; expired members
@@ -47,6 +48,12 @@ function toScore(text: string): number {
 /** Plain msgpack (no msgpackr extensions), as Redis' cmsgpack reads it. */
 const effectPacker = new Packr({ useRecords: false, variableMapSize: true });
 const packEffects = (ops: Array<string | number>): Buffer => effectPacker.pack(ops);
+
+/** Takes the rebuild lease when free or already ARGV[1]'s, for ARGV[2] ms: 1 when held. */
+const LEASE_LUA = `local holder = redis.call('GET', KEYS[1])
+if holder == false or holder == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+return 0`;
+const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 0`;
 
 /** KEYS[1] and KEYS[2] are the offsets hash and the generations set; view keys follow (1-based). */
 const FIRST_VIEW_KEY = 3;
@@ -183,6 +190,7 @@ export async function createRedisViewStore(options: RedisViewStoreOptions): Prom
   const offsetsKey = (gen: string, processor: string) => `${ns}:${gen}:offsets:${processor}`;
   const currentKey = `${ns}:current-generation`;
   const generationsKey = `${ns}:generations`;
+  const leaseKey = `${ns}:rebuild-lease`;
 
   const rangeArgs = (range: ScoreRange): [string, string] => [
     range.max === undefined ? '+inf' : `${range.exclusiveMax ? '(' : ''}${scoreArg(range.max)}`,
@@ -286,6 +294,18 @@ export async function createRedisViewStore(options: RedisViewStoreOptions): Prom
 
     async generations() {
       return (await redis.smembers(generationsKey)).sort();
+    },
+
+    async leaseRebuild(owner, ttlMs) {
+      return (await redis.eval(LEASE_LUA, 1, leaseKey, owner, Math.max(1, Math.round(ttlMs)))) === 1;
+    },
+
+    async releaseRebuild(owner) {
+      await redis.eval(RELEASE_LUA, 1, leaseKey, owner);
+    },
+
+    async rebuildLeaseHolder() {
+      return (await redis.get(leaseKey)) ?? undefined;
     },
 
     async dropGeneration(generation) {

@@ -236,6 +236,23 @@ export function runViewStoreSuite(name: string, make: () => Promise<ViewStore>, 
     expect(await store.hgetallMany('g2', ['post:p'])).toEqual([{ v: 'new' }]);
   });
 
+  it(`${name}: the rebuild lease is held by one owner at a time, renewed by it, and ends on release or expiry`, async () => {
+    const store = await fresh();
+    expect(await store.rebuildLeaseHolder()).toBeUndefined();
+    expect(await store.leaseRebuild('a', 60_000)).toBe(true);
+    expect(await store.leaseRebuild('b', 60_000)).toBe(false);
+    expect(await store.leaseRebuild('a', 150)).toBe(true); // renewed, with a shorter term
+    expect(await store.rebuildLeaseHolder()).toBe('a');
+    await store.releaseRebuild('b'); // not b's to give up
+    expect(await store.rebuildLeaseHolder()).toBe('a');
+    await sleep(300);
+    expect(await store.leaseRebuild('b', 60_000)).toBe(true);
+    await store.releaseRebuild('b');
+    expect(await store.rebuildLeaseHolder()).toBeUndefined();
+    expect(await store.leaseRebuild('a', 60_000)).toBe(true);
+    await store.releaseRebuild('a');
+  });
+
   it(`${name}: multi-key reads answer per key, in order`, async () => {
     const store = await fresh();
     const now = Date.now();
