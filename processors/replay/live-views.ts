@@ -190,9 +190,11 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
       rebuilding = false;
       rebuildBatched = false;
       // Readers cache the pointer for a moment (serving/read hotCacheMs): the old generation stays
-      // readable until none can still be reading it, or a feed read then comes back empty.
+      // readable until none can still be reading it, or a feed read then comes back empty. On Redis
+      // other replicas may still write it until they follow the pointer (a poll, then their stop):
+      // dropped before, their last batches brought part of it back, as `darkroom replay` knew already.
       if (!keepOld) {
-        await new Promise((r) => setTimeout(r, OLD_GENERATION_GRACE_MS));
+        await new Promise((r) => setTimeout(r, views.kind === 'redis' ? Math.max(OLD_GENERATION_GRACE_MS, 3 * pollMs) : OLD_GENERATION_GRACE_MS));
         await views.dropGeneration(old);
       }
       await job.refresh();
