@@ -189,3 +189,13 @@ export function viewPipelines(config: Config, engines: {
     },
   });
 }
+
+/** Is a darkroom serving on this machine's PORT? (`replay`, `verify`, `snapshot` and `sql` then ask it.) */
+export async function platformAnswers(port: number): Promise<boolean> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(500) });
+    return res.status === 200 || res.status === 503;
+  } catch {
+    return false;
+  }
+}

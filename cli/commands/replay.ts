@@ -10,7 +10,7 @@
 //   `darkroom start/process` processes (Kafka + Redis) notice the pointer and follow it.
 import { loadConfig, type Config } from '../config.ts';
 import { UserError } from '../errors.ts';
-import { openBackbone, openViewStore, platformOwning, viewPipelines } from '../platform.ts';
+import { openBackbone, openViewStore, platformAnswers, platformOwning, viewPipelines } from '../platform.ts';
 import { buildTopology } from '../../processors/topology.ts';
 import { createRecordCodec } from '../../processors/record-codec.ts';
 import { ReplayRefused, replayStandalone, type ReplayProgress, type StartViews } from '../../processors/replay/index.ts';
@@ -33,16 +33,6 @@ export function progressLine(p: ReplayProgress): string {
 }
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
-
-/** Is a darkroom serving on this machine's PORT? */
-export async function platformAnswers(port: number): Promise<boolean> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(500) });
-    return res.status === 200 || res.status === 503;
-  } catch {
-    return false;
-  }
-}
 
 export async function adminCall<T>(config: Config, method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> {
   const res = await fetch(`http://127.0.0.1:${config.port}/v1/admin/${route}`, {

@@ -10,7 +10,8 @@
 import { loadConfig } from '../config.ts';
 import { UserError } from '../errors.ts';
 import { ReplayRefused, createSnapshot, listSnapshots, snapshotName, type SnapshotInfo } from '../../processors/replay/index.ts';
-import { adminCall, openReplayEngines, platformAnswers } from './replay.ts';
+import { adminCall, openReplayEngines } from './replay.ts';
+import { platformAnswers } from '../platform.ts';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 const number = (n: number) => n.toLocaleString('en-US');

@@ -1,6 +1,6 @@
 import { loadConfig, type Config } from '../config.ts';
 import { UserError } from '../errors.ts';
-import { openAnalyticsStore, requireDataDir } from '../platform.ts';
+import { openAnalyticsStore, platformAnswers, requireDataDir } from '../platform.ts';
 
 type Row = Record<string, unknown>;
 
@@ -26,15 +26,6 @@ async function queryRunningPlatform(config: Config, query: string): Promise<Row[
   const body = (await res.json().catch(() => ({}))) as { rows?: Row[]; error?: { message?: string } };
   if (!res.ok) throw new UserError(`query failed: ${body.error?.message ?? `HTTP ${res.status}`}`);
   return body.rows ?? [];
-}
-
-async function platformAnswers(port: number): Promise<boolean> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(300) });
-    return res.status === 200 || res.status === 503;
-  } catch {
-    return false;
-  }
 }
 
 /** `darkroom sql "<SELECT ...>"`: one read-only query, rows printed as JSON lines. */

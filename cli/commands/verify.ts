@@ -5,7 +5,8 @@
 import { loadConfig } from '../config.ts';
 import { UserError } from '../errors.ts';
 import { ReplayRefused, compareGenerations, describeDifference, verifyAgainstRebuild, type Difference } from '../../processors/replay/index.ts';
-import { adminCall, openReplayEngines, platformAnswers } from './replay.ts';
+import { adminCall, openReplayEngines } from './replay.ts';
+import { platformAnswers } from '../platform.ts';
 
 export interface VerifyOptions { generation?: string; against?: string; limit?: number }
 
