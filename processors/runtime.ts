@@ -5,7 +5,7 @@
 import { effectWeight, type Effect } from './effects.ts';
 import type { Processor, Source } from './processor.ts';
 import type {
-  Consumer, ConsumerOptions, ProduceRecord, RecordBatch, TopicBackend, TopicPartition, TopicPartitionOffset, TopicRecord,
+  AssignmentContext, Consumer, ConsumerOptions, ProduceRecord, RecordBatch, TopicBackend, TopicPartition, TopicPartitionOffset, TopicRecord,
 } from '../topics/types.ts';
 
 /** Where a processor's effects land; `apply` writes effects and offsets atomically. */
@@ -389,13 +389,14 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
 
   /**
    * The sink's offsets, once those of partitions new to this member have stood still for
-   * HANDOVER_MS (on Kafka, where another member may still be writing its last batch of them).
+   * HANDOVER_MS, when other members share the group (one of them may still be writing its last
+   * batch of them). Alone in its group a member has nobody to wait for: a start does not wait.
    */
-  async function settledOffsets(partitions: TopicPartition[]): Promise<Map<string, number>> {
+  async function settledOffsets(partitions: TopicPartition[], context: AssignmentContext | undefined): Promise<Map<string, number>> {
     const read = async () => new Map((await sink.offsets()).map((o) => [tpKey(o.topic, o.partition), o.offset]));
     let held = await read();
     const handedOver = partitions.map((p) => tpKey(p.topic, p.partition)).filter((key) => !heldBefore.has(key));
-    if (backend.kind !== 'kafka' || handedOver.length === 0) return held;
+    if (!context?.othersInGroup || handedOver.length === 0) return held;
     for (;;) {
       await new Promise((r) => setTimeout(r, HANDOVER_MS));
       const again = await read();
@@ -404,8 +405,8 @@ export async function startProcessor<S>(def: ProcessorDefinition<S>, options: Ru
     }
   }
 
-  async function onAssigned(partitions: TopicPartition[]): Promise<TopicPartitionOffset[]> {
-    const held = await settledOffsets(partitions);
+  async function onAssigned(partitions: TopicPartition[], context?: AssignmentContext): Promise<TopicPartitionOffset[]> {
+    const held = await settledOffsets(partitions, context);
     const ends = new Map<string, number>();
     // Where each partition starts now: records below were removed by retention and never come.
     const starts = new Map<string, number>();

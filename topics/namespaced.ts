@@ -22,8 +22,8 @@ export function namespacedBackend(inner: TopicBackend, namespace: string): Topic
         return run.eachBatch({ ...batch, topic });
       },
       onAssigned: run.onAssigned
-        ? async (tps) => {
-          const offsets = await run.onAssigned!(backAll(tps));
+        ? async (tps, context) => {
+          const offsets = await run.onAssigned!(backAll(tps), context);
           return offsets ? outAll(offsets as TopicPartitionOffset[]) : offsets;
         }
         : undefined,

@@ -75,8 +75,17 @@ export interface RunOptions {
    * Called when partitions are assigned, before any of their records is delivered. The returned
    * offsets override the committed ones: a processor resumes from what its sink holds.
    */
-  onAssigned?(partitions: TopicPartition[]): Promise<TopicPartitionOffset[] | void>;
+  onAssigned?(partitions: TopicPartition[], assignment?: AssignmentContext): Promise<TopicPartitionOffset[] | void>;
   onRevoked?(partitions: TopicPartition[]): Promise<void>;
+}
+
+export interface AssignmentContext {
+  /**
+   * Other live members share the group (Kafka): one of them may have held these partitions until
+   * this rebalance and still be writing its last batch of them. False for a member alone in its
+   * group, and on the embedded log, whose partitions never move between live consumers.
+   */
+  othersInGroup: boolean;
 }
 
 export interface Consumer {

@@ -119,6 +119,27 @@ describeWith(['kafka'], 'Kafka topic backend', () => {
       }
     }, 60_000);
 
+    it('tells onAssigned whether other members share the group: not a member alone, both once a second joins', async () => {
+      const topic = spec(unique('others'), 2);
+      await backend.ensureTopics([topic]);
+      const groupId = unique('others-g');
+      const told: boolean[][] = [[], []];
+      const members = told.map((mine) => {
+        const consumer = backend.consumer({ groupId, topics: [topic.name] });
+        return { consumer, run: () => consumer.run({ async onAssigned(_partitions, context) { mine.push(context!.othersInGroup); return []; }, async eachBatch() {} }) };
+      });
+      try {
+        await members[0].run();
+        expect(told[0]).toEqual([false]);
+        await members[1].run();
+        const deadline = Date.now() + 45_000;
+        while ((told[0].length < 2 || told[1].length < 1) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        expect({ first: told[0], second: told[1] }).toEqual({ first: [false, true], second: [true] });
+      } finally {
+        await Promise.all(members.map((m) => m.consumer.stop()));
+      }
+    }, 60_000);
+
     it('commits a stopping member\'s last offsets through its membership, and refuses to rejoin for a commit later', async () => {
       // A commit after leaving would join the group as a stray member (kafkajs admin.setOffsets), with
       // kafkajs' own assigner, racing the processor that replaces this one.

@@ -15,7 +15,7 @@
 // fetch starts at the lowest, and a consumer is handed only the records at or beyond its own.
 import type { Consumer as KafkajsConsumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type {
-  Consumer, ConsumerOptions, RecordBatch, RunOptions, TopicPartition, TopicPartitionOffset, TopicRecord,
+  AssignmentContext, Consumer, ConsumerOptions, RecordBatch, RunOptions, TopicPartition, TopicPartitionOffset, TopicRecord,
 } from '../types.ts';
 import type { KafkaTopicAdmin } from './admin.ts';
 import { KafkaBackendError, translateKafkaError } from './errors.ts';
@@ -175,11 +175,21 @@ export class KafkaGroupMembership {
    * the fetch starts where kafkajs puts it (the group's committed offset, or the topic's reset).
    */
   private async assign(assigned: TopicPartition[]): Promise<void> {
-    await Promise.all(this.consumers.filter((c) => c.live).map((c) => c.assignUntilDone(assigned)));
+    const context: AssignmentContext = { othersInGroup: await this.othersInGroup() };
+    await Promise.all(this.consumers.filter((c) => c.live).map((c) => c.assignUntilDone(assigned, context)));
     if (this.state !== 'running' || assigned !== this.assigned) return; // a newer assignment follows
     for (const { topic, partition } of assigned) {
       const from = lowest(this.readersOf(topic), (reader) => reader.positions, keyOf(topic, partition), NaN);
       if (Number.isFinite(from)) this.kafkajs!.seek({ topic, partition, offset: String(from) });
+    }
+  }
+
+  /** Whether the group has members besides this one now; if it cannot tell, it says yes (the safe answer). */
+  private async othersInGroup(): Promise<boolean> {
+    try {
+      return (await this.kafkajs!.describeGroup()).members.length > 1;
+    } catch {
+      return true;
     }
   }
 
@@ -336,11 +346,11 @@ class KafkaSetConsumer implements Consumer {
    * Nothing of an assignment may be delivered before onAssigned said where to resume, or a processor
    * would re-apply records its sink already holds: a failing onAssigned is retried, not skipped.
    */
-  async assignUntilDone(assigned: TopicPartition[]): Promise<void> {
+  async assignUntilDone(assigned: TopicPartition[], context: AssignmentContext): Promise<void> {
     let previous = this.partitions;
     for (let failures = 1; this.live && this.membership.running; failures++) {
       try {
-        await this.assign(previous, assigned.filter((tp) => this.reads(tp.topic)));
+        await this.assign(previous, assigned.filter((tp) => this.reads(tp.topic)), context);
         return;
       } catch (error) {
         const backoff = backoffMs(failures);
@@ -351,13 +361,13 @@ class KafkaSetConsumer implements Consumer {
     }
   }
 
-  private async assign(previous: TopicPartition[], assigned: TopicPartition[]): Promise<void> {
+  private async assign(previous: TopicPartition[], assigned: TopicPartition[], context: AssignmentContext): Promise<void> {
     // kafkajs uses eager rebalancing: every join revokes everything, then assigns anew.
     this.positions.clear();
     this.partitions = [];
     if (previous.length > 0) await this.handlers?.onRevoked?.(previous);
     this.partitions = assigned;
-    const overrides = (await this.handlers?.onAssigned?.(assigned)) ?? [];
+    const overrides = (await this.handlers?.onAssigned?.(assigned, context)) ?? [];
     const seekAll = this.pendingSeeks.has(undefined);
     for (const { topic, partition } of assigned) {
       if (seekAll || this.pendingSeeks.has(topic)) this.positions.set(keyOf(topic, partition), await this.membership.lowWatermark(topic, partition));
