@@ -130,6 +130,13 @@ export interface ViewStore {
   /** Who holds the rebuild lease now. */
   rebuildLeaseHolder(): Promise<string | undefined>;
 
+  /**
+   * The store's identity: a random id made on first use and kept with the data. A different answer
+   * later means the data went (Redis restarted empty, flushed): the live processors check it, since
+   * offsets alone tell only once a partition that got no new batch is looked at.
+   */
+  identity(): Promise<string>;
+
   close(): Promise<void>;
 }
 

@@ -83,6 +83,8 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
   const owner = rebuildOwner();
   /** The store lost data and another process holds the lease: its switch is awaited (watch). */
   let awaitedRebuilder: string | undefined;
+  /** The store's identity as this process knows it (lostData). */
+  let identity = await views.identity();
 
   const processors = () => pipelines.flatMap((p) => p.processors);
   /** What each live processor has applied (ProcessorView.offsets), which a store that lost data no longer holds. */
@@ -261,11 +263,19 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
     for (const p of pipelines) await p.stop();
     generation = target;
     awaitedRebuilder = undefined;
+    identity = await views.identity();
     pipelines = await startGeneration(generation);
   }
 
-  /** Stored offsets behind what this process applied means the store lost data (e.g. Redis restarted empty). */
+  /**
+   * The store lost data (e.g. Redis restarted empty) when its identity changed, or when its offsets
+   * are behind what this process applied. Offsets alone tell late under traffic: the live pipeline's
+   * next batch of a partition writes its offset again, and the loss showed only on partitions that
+   * had no batch since (the identity check was added for that).
+   */
   async function lostData(): Promise<string | undefined> {
+    const now = await views.identity();
+    if (now !== identity) return `its identity changed from ${identity} to ${now}: emptied or replaced`;
     for (const p of processors()) {
       // Snapshot first: the store only moves ahead of what the runtime reports, never behind.
       const applied = new Map(p.running.progress().offsets);
@@ -313,9 +323,11 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
           return;
         }
         awaitedRebuilder = undefined;
+        const current = await views.identity();
         log(`views: the view store lost data (${lost}); rebuilding every view into a new generation`);
         rebuilding = true;
         await beginReplay('all', false, 'recovery');
+        identity = current; // once the rebuild runs: a refused one is tried again at the next check
       }
     } catch (error) {
       log(`views: check failed: ${(error as Error).message}`);

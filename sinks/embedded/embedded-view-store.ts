@@ -5,6 +5,7 @@
 //             as view-codec.ts says
 //   offsets   [generation, processor]   → { "topic:partition": next offset }
 //   meta      'current-generation'      → generation serving reads (absent → "g1")
+//             'identity'                → random id made on first use (ViewStore.identity)
 //             ['generation', g]         → true for every generation that received a batch
 //
 // A batch runs in one abortable lmdb write transaction (a child transaction: lmdb-js folds the
@@ -17,6 +18,7 @@
 // kill -9 at any moment leaves the previous batch or this one, never half. Reads are memory-mapped
 // lmdb gets (no cache of our own, so several threads or processes on the same directory always read
 // the latest committed batch).
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { open, type Database, type RootDatabase, type RootDatabaseOptions } from 'lmdb';
 import { effectWeight, splitTaggedMember, type KeyNumbering } from '../../processors/effects.ts';
@@ -324,6 +326,14 @@ export async function createEmbeddedViewStore(options: EmbeddedViewStoreOptions)
 
     async rebuildLeaseHolder() {
       return lease && lease.until > Date.now() ? lease.owner : undefined;
+    },
+
+    async identity() {
+      const known = meta.get('identity') as string | undefined;
+      if (known) return known;
+      const made = randomUUID();
+      await meta.put('identity', made);
+      return made;
     },
 
     async generations() {

@@ -3,6 +3,7 @@
 //   dr:current-generation             string   generation serving reads (absent → "g1")
 //   dr:generations                    set      generations that ever received a batch
 //   dr:rebuild-lease                  string   owner of the one rebuild running (PX, renewed)
+//   dr:identity                       string   random id made on first use: gone = data lost
 //   dr:<gen>:<logical key>            zset     zadd/zrem/zremTagged/zreplace (feeds, top-K)   no TTL
 //   dr:<gen>:<logical key>            zset     sadd/srem sets, scored by expiry (+inf = none)
 //                                              PEXPIREAT at the latest expiry; expired members
@@ -15,6 +16,7 @@
 // so it is atomic and costs one round trip however many effects it carries. Reads of many keys go in
 // one pipeline, on a read connection of their own. Redis Cluster would need all keys of a generation
 // in one slot (a {gen} hash tag); not done yet.
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { TopicPartitionOffset } from '../../topics/types.ts';
 import { SinkError, SinkUnavailableError, redactUrl } from '../errors.ts';
@@ -53,6 +55,10 @@ const packEffects = (ops: Array<string | number>): Buffer => effectPacker.pack(o
 const LEASE_LUA = `local holder = redis.call('GET', KEYS[1])
 if holder == false or holder == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
 return 0`;
+/** The identity (ARGV[1] when there is none yet). GET then SET in one script: `SET NX GET` needs Redis 7. */
+const IDENTITY_LUA = `local id = redis.call('GET', KEYS[1])
+if not id then redis.call('SET', KEYS[1], ARGV[1]) id = ARGV[1] end
+return id`;
 const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 0`;
 
 /** KEYS[1] and KEYS[2] are the offsets hash and the generations set; view keys follow (1-based). */
@@ -191,6 +197,7 @@ export async function createRedisViewStore(options: RedisViewStoreOptions): Prom
   const currentKey = `${ns}:current-generation`;
   const generationsKey = `${ns}:generations`;
   const leaseKey = `${ns}:rebuild-lease`;
+  const identityKey = `${ns}:identity`;
 
   const rangeArgs = (range: ScoreRange): [string, string] => [
     range.max === undefined ? '+inf' : `${range.exclusiveMax ? '(' : ''}${scoreArg(range.max)}`,
@@ -306,6 +313,10 @@ export async function createRedisViewStore(options: RedisViewStoreOptions): Prom
 
     async rebuildLeaseHolder() {
       return (await redis.get(leaseKey)) ?? undefined;
+    },
+
+    async identity() {
+      return String(await redis.eval(IDENTITY_LUA, 1, identityKey, randomUUID()));
     },
 
     async dropGeneration(generation) {

@@ -253,6 +253,13 @@ export function runViewStoreSuite(name: string, make: () => Promise<ViewStore>, 
     await store.releaseRebuild('a');
   });
 
+  it(`${name}: identity is made once and kept`, async () => {
+    const store = await fresh();
+    const made = await store.identity();
+    expect(made).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await Promise.all([store.identity(), store.identity()])).toEqual([made, made]);
+  });
+
   it(`${name}: multi-key reads answer per key, in order`, async () => {
     const store = await fresh();
     const now = Date.now();
