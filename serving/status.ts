@@ -10,6 +10,14 @@ export interface ProcessorStatusSource {
   details?(): Record<string, unknown>;
 }
 
+/**
+ * The same sources, with the offsets `stored` reads for each (a sink shared with other processes)
+ * instead of those this process applied: on Kafka a process applies only its share of partitions.
+ */
+export function readingStored<S extends ProcessorStatusSource>(sources: S[], stored: (name: string) => Promise<TopicPartitionOffset[]>): S[] {
+  return sources.map((source) => ({ ...source, offsets: () => stored(source.name) }));
+}
+
 export interface ProcessorStatus {
   lag: number;
   [detail: string]: unknown;

@@ -14,7 +14,7 @@ import { ingestRouter } from '../../serving/ingest.ts';
 import { readRouter } from '../../serving/read/index.ts';
 import { createHttpServer, createRateLimiter } from '../../serving/hardening.ts';
 import { adminRouter } from '../../serving/admin.ts';
-import { pipelineStatus, statusRouter, type ProcessorStatusSource } from '../../serving/status.ts';
+import { pipelineStatus, readingStored, statusRouter, type ProcessorStatusSource } from '../../serving/status.ts';
 import { registryApiRouter } from '../../serving/registry-api.ts';
 import { dashboardRouter } from '../../serving/dashboard/router.ts';
 import { validateEvents } from '../../schemas/validate.ts';
@@ -54,8 +54,8 @@ export async function start(roles: Roles): Promise<void> {
   // (what /v1/status, the lag gauge and its alert promise) comes from the offsets in the shared sinks.
   const shared = backend.kind === 'kafka';
   const statusSources = (): ProcessorStatusSource[] => [
-    ...(live && shared ? live.processors().map((p) => ({ ...p, offsets: () => views.offsets(live!.generation(), p.name) })) : live?.processors() ?? viewSources),
-    ...(pipeline && shared ? pipeline.processors.map((p) => ({ ...p, offsets: () => analytics!.offsets(p.name) })) : pipeline?.processors ?? []),
+    ...(live && shared ? readingStored(live.processors(), (name) => views.offsets(live!.generation(), name)) : live?.processors() ?? viewSources),
+    ...(pipeline && shared ? readingStored(pipeline.processors, (name) => analytics!.offsets(name)) : pipeline?.processors ?? []),
   ];
   const generation = await views.currentGeneration();
   if (roles.process) {

@@ -4,7 +4,7 @@ import type { TopicBackend } from '../../topics/types.ts';
 import type { Pipeline, ProcessorView } from '../pipeline.ts';
 import type { Topology } from '../topology.ts';
 import { INITIAL_GENERATION, type ViewStore } from '../../sinks/view-store.ts';
-import { pipelineStatus } from '../../serving/status.ts';
+import { pipelineStatus, readingStored } from '../../serving/status.ts';
 import { LIVE_BATCHING, rebuildBatching, rebuildThreads, type Batching } from './batching.ts';
 import {
   carryOver, forwardersGroupPrefix, liveGroupPrefix, nextGeneration, REBUILD_LEASE_MS, rebuildOwner, ReplayRefused, replaySet, takeRebuildLease, viewProcessors, writtenBy,
@@ -292,7 +292,7 @@ export async function startLiveViews(options: LiveViewsOptions): Promise<LiveVie
     busy = true;
     try {
       // From the offsets in the store: on Kafka other replicas apply the partitions this one does not.
-      if (rebuilding && !rebuild && (await pipelineStatus(backend, processors().map((p) => ({ ...p, offsets: () => views.offsets(generation, p.name) })))).lag === 0) {
+      if (rebuilding && !rebuild && (await pipelineStatus(backend, readingStored(processors(), (name) => views.offsets(generation, name)))).lag === 0) {
         // The same processors go on live, with their state: no restart, no second restore.
         const switched = rebuildBatched;
         if (switched) {
